@@ -1,0 +1,167 @@
+/*
+ * joule/joule.h — the embedding API of libjoule.
+ *
+ * A program that runs joule graphs (the `joule` command is one) does four
+ * things:
+ *
+ *     joule_registry *reg = joule_registry_new();
+ *     joule_registry_add_dir(reg, "/usr/lib/x86_64-linux-gnu/joule");
+ *     joule_graph *g;
+ *     char *errors;
+ *     if (joule_graph_load("graph.ini", reg, NULL, 0, &g, &errors) != 0) {
+ *         fputs(errors, stderr);          // "graph.ini:12: ..." lines
+ *         free(errors);
+ *     }
+ *     joule_run(g, files, n_files, &options, NULL);
+ *     joule_graph_free(g);
+ *     joule_registry_free(reg);
+ *
+ * Plugins do not need this header: they include <joule/plugin.h> only.
+ *
+ * Conventions: functions that can fail return an int status, 0 on success
+ * and one of the JOULE_E_* codes otherwise; *_free functions accept NULL.
+ * Objects are not locked: use one from one thread at a time (joule_run
+ * itself runs many threads internally).
+ */
+#ifndef JOULE_JOULE_H
+#define JOULE_JOULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <joule/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this header, and of the library actually loaded:
+ * assert(joule_version_number() == JOULE_VERSION_NUMBER) holds when both
+ * come from the same release. */
+#define JOULE_VERSION "0.1.0"
+#define JOULE_VERSION_NUMBER 1000 /* major * 1000000 + minor * 1000 + patch */
+const char *joule_version(void);
+int joule_version_number(void);
+
+/* Status codes. These values are stable; new codes may be added. */
+#define JOULE_E_OK 0
+#define JOULE_E_USAGE 1       /* bad arguments                            */
+#define JOULE_E_GRAPH 2       /* the graph file is invalid                */
+#define JOULE_E_PLUGIN 3      /* a plugin could not be loaded or failed   */
+#define JOULE_E_INPUT 4       /* processing at least one input failed     */
+#define JOULE_E_IO 5          /* a file could not be read or written      */
+#define JOULE_E_NOMEM 6       /* out of memory                            */
+#define JOULE_E_INTERRUPTED 7 /* stopped by joule_interrupt()             */
+
+/* A static, thread-safe description of a status code. */
+const char *joule_strerror(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Plugin registry                                                           */
+
+typedef struct joule_registry joule_registry;
+
+/* What the registry knows of one loaded plugin. Owned by the registry. */
+typedef struct joule_plugin_info {
+    const joule_descriptor *desc; /* the plugin's own descriptor          */
+    const char *path;             /* the shared object it came from       */
+} joule_plugin_info;
+
+joule_registry *joule_registry_new(void);
+void joule_registry_free(joule_registry *reg);
+
+/* Load every plugin (*.so) in `dir`. Directories added first take
+ * precedence: a plugin whose name is already known is not loaded again (it
+ * is recorded as a failure, "shadowed by ..."). A directory that does not
+ * exist is not an error. Objects that fail to load are recorded, with their
+ * reason, rather than silently skipped. Returns 0, or JOULE_E_IO if `dir`
+ * exists but cannot be read. */
+int joule_registry_add_dir(joule_registry *reg, const char *dir);
+
+/* Load the plugins of one shared object. Returns 0 or JOULE_E_PLUGIN (the
+ * reason is recorded as a failure). */
+int joule_registry_add_file(joule_registry *reg, const char *path);
+
+size_t joule_registry_count(const joule_registry *reg);
+const joule_plugin_info *joule_registry_get(const joule_registry *reg, size_t i);
+const joule_plugin_info *joule_registry_find(const joule_registry *reg,
+                                             const char *name);
+
+/* Objects that failed to load: their path and the reason. */
+size_t joule_registry_failure_count(const joule_registry *reg);
+const char *joule_registry_failure(const joule_registry *reg, size_t i,
+                                   const char **path);
+
+/* ------------------------------------------------------------------------ */
+/* Graphs                                                                    */
+
+typedef struct joule_graph joule_graph;
+
+/* Load and fully validate a graph file. `sets` are command-line overrides
+ * "node.key=value", applied before validation. On success returns 0 and
+ * stores the graph in *out. On failure returns JOULE_E_GRAPH (or
+ * JOULE_E_IO when the file cannot be read) and stores in *errors a
+ * malloc'd text of one or more lines, each "FILE:LINE: message" (free it);
+ * nothing has run. `reg` must outlive the graph. */
+int joule_graph_load(const char *path, const joule_registry *reg,
+                     const char *const *sets, size_t n_sets,
+                     joule_graph **out, char **errors);
+void joule_graph_free(joule_graph *g);
+
+/* The graph's settings, from its [graph] section. */
+size_t joule_graph_node_count(const joule_graph *g);
+const char *joule_graph_node_name(const joule_graph *g, size_t i);
+int joule_graph_threads(const joule_graph *g);       /* 0 = one per core */
+size_t joule_graph_chunk_rows(const joule_graph *g); /* `chunk`          */
+size_t joule_graph_memory(const joule_graph *g);     /* pool budget, bytes */
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                   */
+
+typedef struct joule_report joule_report;
+
+/* Options for joule_run. Zero-initialise, set struct_size, then set what
+ * you need. */
+typedef struct joule_run_options {
+    size_t struct_size;   /* sizeof (joule_run_options)                      */
+    const char *out_dir;  /* where relative output paths go; NULL = "."      */
+    int threads;          /* worker threads; 0 = the graph's `threads`      */
+    size_t chunk_rows;    /* override the graph's `chunk`; 0 = keep          */
+    size_t memory;        /* override the graph's `memory`; 0 = keep         */
+    int verbose;          /* log plugin info messages too                    */
+    int progress;         /* 1: a progress line on stderr; 0: none           */
+    /* Called once per failed input, from any thread, one call at a time,
+     * with a one-line message "FILE: node 'x' (plugin 1.0.0): reason".
+     * NULL: print it on stderr. */
+    void (*on_error)(void *user, const char *message);
+    void *user;
+} joule_run_options;
+
+/* Run the graph once per input file (a job per file; jobs and the nodes
+ * within a job run concurrently). Returns 0 when every job succeeded,
+ * JOULE_E_INPUT when at least one failed (the others still complete, and a
+ * failed job leaves no output file), JOULE_E_INTERRUPTED after
+ * joule_interrupt(), JOULE_E_USAGE for bad options (an output path that two
+ * inputs would share, say). When `report` is not NULL it receives the run's
+ * statistics (free with joule_report_free). */
+int joule_run(const joule_graph *g, const char *const *files, size_t n_files,
+              const joule_run_options *opt, joule_report **report);
+
+/* Ask running joule_run calls to stop as soon as possible: jobs in flight
+ * are abandoned without output. Async-signal-safe (call it from SIGINT). */
+void joule_interrupt(void);
+
+/* ------------------------------------------------------------------------ */
+/* Run statistics                                                            */
+
+/* Write the report as a human-readable table (stderr style) or as JSON (the
+ * schema is in doc/report.md). Return 0 or JOULE_E_IO. */
+int joule_report_print(const joule_report *r, void *file /* FILE * */);
+int joule_report_write_json(const joule_report *r, const char *path);
+void joule_report_free(joule_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JOULE_JOULE_H */

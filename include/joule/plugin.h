@@ -1,0 +1,354 @@
+/*
+ * joule/plugin.h — the joule plugin ABI.
+ *
+ * This is the only header a joule plugin needs. It depends on <stdint.h> and
+ * <stddef.h> alone and compiles as C99, C11 and C++.
+ *
+ * A plugin is a shared object that exports one function, joule_plugin_entry
+ * (see the end of this file). The host calls it with its ABI version and an
+ * index 0, 1, 2 ... and gets a descriptor per plugin in the object, until it
+ * returns NULL. A descriptor is plain data (name, parameters, ports) plus the
+ * lifecycle calls:
+ *
+ *     open  ->  process (any number of times)  ->  finish  ->  [commit]  ->  close
+ *
+ * One instance is opened per node and per input file (a "job"). The host
+ * never calls one instance from two threads at once, but different
+ * instances of the same plugin run concurrently: keep state in the instance,
+ * never in globals (use joule_host.lock for process-wide resources such as a
+ * non-thread-safe library call).
+ *
+ * Data moves in buffers of rows. A row holds one float per column; a buffer
+ * is rows × columns of float, row-major. Every plugin's output must depend
+ * only on its input rows and parameters, never on how the rows were split
+ * into buffers or on the order in which buffers of different input ports
+ * arrive: the host checks this (same bytes for any chunk size and thread
+ * count), and it is what makes caching and parallel runs safe.
+ *
+ * Binary compatibility: structs carry a struct_size (or are read only up to
+ * the size the other side declares); new fields are appended only, each
+ * marked with the ABI version that added it. JOULE_ABI_VERSION changes only
+ * when an existing field changes meaning, and the host refuses descriptors
+ * whose abi_version differs from its own.
+ */
+#ifndef JOULE_PLUGIN_H
+#define JOULE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes. */
+#define JOULE_ABI_VERSION 1u
+
+/* Marks the one symbol a plugin exports. Build plugins with
+ * -fvisibility=hidden so that nothing else leaks. */
+#if defined(_WIN32)
+#define JOULE_PLUGIN_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
+#define JOULE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define JOULE_PLUGIN_EXPORT
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+
+/* Returned by process and finish. Negative values are failures; new codes
+ * may be added, and a host treats any unknown negative value as
+ * JOULE_ERROR. */
+#define JOULE_OK 0     /* done with this call; more calls may follow */
+#define JOULE_END 1    /* source: no more rows; finish: nothing more to emit */
+#define JOULE_MORE 2   /* process: the input is consumed but more output is
+                          pending; call again (with zero input rows) once
+                          the output has been taken                        */
+#define JOULE_ERROR -1 /* failure: the message was set with host->error */
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                   */
+
+/* The kind of a stream. As port declarations they are also bit masks:
+ * an input port may accept several kinds (JOULE_SIGNAL | JOULE_FRAMES). */
+#define JOULE_SIGNAL 1u /* dense samples at a sample rate; columns = channels */
+#define JOULE_FRAMES 2u /* one row per analysis frame, at a frame rate     */
+#define JOULE_EVENTS 4u /* sparse rows, each with its own time              */
+
+/* The format of one stream: negotiated once, at open.
+ *
+ * Row i (counted from 0 at the start of the stream) of a signal or frames
+ * stream lies at time t0 + i / rate seconds; an events row carries its own
+ * time (joule_buffer.times). For frames, the time of a frame is the start of
+ * the samples it covers: frame k of hop h covers samples [k·h, k·h + frame).
+ *
+ * Ownership: in the formats the host passes to open, every pointer is the
+ * host's and stays valid until close. In the formats the plugin fills in
+ * open, every pointer is the plugin's and must stay valid until close; the
+ * host reads them, it never frees them. */
+typedef struct joule_format {
+    uint32_t kind;              /* JOULE_SIGNAL, JOULE_FRAMES or JOULE_EVENTS */
+    uint32_t n_columns;         /* number of columns; at least 1             */
+    double rate;                /* rows per second (signal, frames); for
+                                   events, the rate of the time base they
+                                   were found in, or 0 if none              */
+    double t0;                  /* time of row 0 in seconds, usually 0       */
+    const char *const *names;   /* n_columns column names, e.g. "rms_ch0":
+                                   [A-Za-z0-9_.-], unique within the stream */
+    const char *const *units;   /* n_columns units ("", "dBFS", "Hz", "m/s^2"),
+                                   or NULL when no column has a unit        */
+    uint64_t length;            /* total rows if known in advance (a source
+                                   reading a file header), else 0; used only
+                                   for progress reports                      */
+    /* The most rows one process call emits on this (output) stream, as a
+     * multiple of the rows it was given: at most
+     *     ceil(n_in · out_num / out_den)
+     * rows for a call with n_in input rows (of whichever input port). The
+     * host sizes the output buffers it passes in from this, so a plugin can
+     * always write its whole output; it need not check capacity. 0/0 means
+     * 1/1 (at most one row out per row in); 0/1 means process never emits
+     * on this stream (only finish does). A plugin whose output is not
+     * bounded by its input returns JOULE_MORE when it has more to say.
+     * Ignored for inputs, for sources (they fill the capacity they are
+     * given) and for finish. */
+    uint32_t out_num;
+    uint32_t out_den;
+} joule_format;
+
+/* A run of consecutive rows of one stream. For inputs it is read-only and
+ * belongs to the host, valid only during the call that receives it: copy
+ * what you need to keep. For outputs it is host memory lent for the call:
+ * write rows 0 .. capacity-1 and set n_rows. */
+typedef struct joule_buffer {
+    uint64_t first_row; /* index in the stream of row 0 of this buffer      */
+    uint32_t n_rows;    /* rows present (input) or written (output)         */
+    uint32_t capacity;  /* output: rows that fit; input: equal to n_rows     */
+    uint32_t n_columns; /* floats per row (the row stride)                   */
+    uint32_t reserved;  /* zero                                              */
+    float *data;        /* n_rows × n_columns floats, row-major             */
+    double *times;      /* events only: time of each row in seconds,
+                           nondecreasing within the stream; NULL otherwise  */
+} joule_buffer;
+
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                                */
+
+#define JOULE_PARAM_INT 1u    /* 64-bit integer: value.i                      */
+#define JOULE_PARAM_FLOAT 2u  /* double: value.f                              */
+#define JOULE_PARAM_BOOL 3u   /* true/false, yes/no, on/off, 1/0: value.b      */
+#define JOULE_PARAM_STRING 4u /* text: value.s                                */
+#define JOULE_PARAM_ENUM 5u   /* one of `choices`: value.e (index), value.s   */
+
+/* Parameter flags. */
+#define JOULE_PARAM_HAS_MIN 1u   /* int, float: `min` is the inclusive minimum */
+#define JOULE_PARAM_HAS_MAX 2u   /* int, float: `max` is the inclusive maximum */
+#define JOULE_PARAM_REQUIRED 4u  /* no default: the graph must set it          */
+#define JOULE_PARAM_OUT_PATH 8u  /* string: an output file path template; the
+                                    host expands {stem} {name} {dir} {node}
+                                    and places it in the output folder        */
+
+/* One declared parameter. Its name is the key used in graph files and on the
+ * command line (--set node.name=value): it must never change between
+ * versions of a plugin. The host parses and validates every value against
+ * this declaration before anything runs, so open receives only values that
+ * are well-formed and in range. */
+typedef struct joule_param {
+    const char *name;            /* identifier, [a-z0-9_]                    */
+    uint32_t type;               /* JOULE_PARAM_INT ... JOULE_PARAM_ENUM     */
+    uint32_t flags;              /* JOULE_PARAM_HAS_MIN | ...                */
+    const char *def;             /* default, written as in a graph file
+                                    ("1024", "hann", "true"); NULL when
+                                    JOULE_PARAM_REQUIRED                     */
+    double min, max;             /* range, per flags                         */
+    const char *const *choices;  /* enum: NULL-terminated list of choices    */
+    const char *unit;            /* "samples", "Hz", "s", "" ...             */
+    const char *help;            /* one or two sentences for `joule inspect` */
+} joule_param;
+
+/* A parameter value as open receives it, after parsing and validation.
+ * Strings belong to the host and stay valid until close. */
+typedef struct joule_value {
+    int64_t i;     /* JOULE_PARAM_INT                                    */
+    double f;      /* JOULE_PARAM_FLOAT (also set for INT, as a double)  */
+    int b;         /* JOULE_PARAM_BOOL: 0 or 1                            */
+    uint32_t e;    /* JOULE_PARAM_ENUM: index into choices                */
+    const char *s; /* STRING, ENUM: the text (an OUT_PATH already
+                      expanded); for other types the text as written   */
+} joule_value;
+
+/* ------------------------------------------------------------------------ */
+/* Ports                                                                     */
+
+/* One input or output port. Graphs connect outputs to inputs; the host
+ * refuses, before running anything, a connection whose kinds do not meet. */
+typedef struct joule_port {
+    const char *name;  /* identifier: "in", "out", "steps", "summary"        */
+    uint32_t kinds;    /* inputs: kinds accepted (mask); outputs: the kind
+                          produced (exactly one bit)                        */
+    uint32_t flags;    /* JOULE_PORT_OPTIONAL, ...                           */
+    const char *help;
+} joule_port;
+
+/* Port flags. */
+#define JOULE_PORT_OPTIONAL 1u /* input: the graph may leave it unconnected;
+                                  open sees kind 0 in its format            */
+
+/* ------------------------------------------------------------------------ */
+/* Host services                                                             */
+
+#define JOULE_LOG_ERROR 0
+#define JOULE_LOG_WARN 1
+#define JOULE_LOG_INFO 2
+#define JOULE_LOG_DEBUG 3
+
+/* What the host lends a plugin instance. The table and everything it points
+ * to belong to the host and stay valid until close returns. All functions
+ * may be called from open, process, finish and commit; they are safe to call
+ * from the thread that runs the instance. */
+typedef struct joule_host joule_host;
+struct joule_host {
+    uint32_t abi_version; /* the host's JOULE_ABI_VERSION                   */
+    uint32_t struct_size; /* sizeof (joule_host) in the host: a plugin built
+                             against a newer header must not use fields past
+                             it                                             */
+
+    /* Write a message to the host's log, tagged with the node. */
+    void (*log)(const joule_host *host, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
+
+    /* Set the error message for the failure the plugin is about to return
+     * (one line, no trailing newline, no node name: the host adds the
+     * input file, node and plugin). The last call before the failing
+     * return wins. */
+    void (*error)(const joule_host *host, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+    /* Take and release a process-wide lock named by `name` (any string; one
+     * lock per distinct name, shared by every plugin in the process). For
+     * libraries whose calls are not thread-safe, such as FFTW's planner.
+     * Calls do not nest for the same name. */
+    void (*lock)(const joule_host *host, const char *name);
+    void (*unlock)(const joule_host *host, const char *name);
+
+    void *host_data; /* the host's own; plugins must not touch it */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Open arguments                                                            */
+
+/* Everything open needs to know. Belongs to the host; every pointer stays
+ * valid until close returns. */
+typedef struct joule_open_args {
+    uint32_t struct_size;        /* sizeof (joule_open_args) in the host     */
+    const joule_host *host;      /* services for this instance               */
+    const char *node;            /* the node's name in the graph              */
+    const char *input_path;      /* the job's input file (what sources read) */
+    const joule_value *params;   /* one per declared parameter, in order     */
+    const joule_format *inputs;  /* one per declared input port, in order;
+                                    kind 0 for an unconnected optional port  */
+    joule_format *outputs;       /* one per declared output port, zeroed by
+                                    the host: open MUST fill every one       */
+} joule_open_args;
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor                                                            */
+
+#define JOULE_ROLE_SOURCE 1u /* no inputs; reads the job's input file       */
+#define JOULE_ROLE_FILTER 2u /* inputs and outputs                          */
+#define JOULE_ROLE_SINK 3u   /* inputs only; writes files                   */
+
+typedef struct joule_descriptor joule_descriptor;
+struct joule_descriptor {
+    uint32_t abi_version;  /* JOULE_ABI_VERSION the plugin was built with:
+                              first field, never moves                     */
+    uint32_t struct_size;  /* sizeof (joule_descriptor) in the plugin      */
+
+    const char *name;      /* unique plugin name, [a-z0-9_], what graphs
+                              write after `plugin =`                        */
+    const char *version;   /* "1.2.0"                                       */
+    const char *summary;   /* one line for `joule plugins`                  */
+    uint32_t role;         /* JOULE_ROLE_*                                  */
+
+    uint32_t n_params;
+    const joule_param *params;
+    uint32_t n_inputs;
+    const joule_port *inputs;
+    uint32_t n_outputs;
+    const joule_port *outputs;
+
+    /* Create an instance for one node of one job. Read the parameters and
+     * input formats, fill args->outputs, allocate everything the instance
+     * will need (nothing should be allocated per buffer later), open files.
+     * On success store the instance in *self and return JOULE_OK; on
+     * failure call host->error and return JOULE_ERROR (close is then called
+     * with whatever *self holds, possibly NULL).
+     * `args` stays valid until close: keep the pointer if useful. */
+    int (*open)(const joule_open_args *args, void **self);
+
+    /* Consume rows.
+     *   Sources: `in` is NULL; write up to out[p].capacity rows to each
+     *   output and set out[p].n_rows; return JOULE_END once the input is
+     *   exhausted (rows written in the same call still count).
+     *   Filters and sinks: `in` holds rows of input port `port`; consume
+     *   all of them, write at most the declared bound (joule_format.out_num
+     *   /out_den) to each output. Rows of one port arrive in order and
+     *   exactly once; ports interleave in no particular order. `in` may have
+     *   zero rows. Return JOULE_OK; or JOULE_MORE when output is pending that
+     *   did not fit (the host calls again with zero input rows on the same
+     *   port and fresh output buffers); or JOULE_ERROR after host->error.
+     * `out` has one buffer per output port, with n_rows = 0 on entry and
+     * first_row set; it is NULL for sinks. No allocation, no blocking I/O
+     * other than the plugin's own files, bounded time. */
+    int (*process)(void *self, uint32_t port, const joule_buffer *in,
+                   joule_buffer *out);
+
+    /* End of every input: emit whatever remains (the last frames, a summary
+     * row) into `out` as in process, with at least one row of capacity per
+     * output. Return JOULE_END when done, JOULE_OK to be called again with
+     * fresh buffers (to emit more than fits), JOULE_ERROR on failure. Sinks
+     * flush and close their files here. May be NULL: nothing to emit. */
+    int (*finish)(void *self, joule_buffer *out);
+
+    /* The whole job succeeded: make outputs visible (rename the temporary
+     * file into place). Called after every node's finish returned, and only
+     * then; a failed or interrupted job goes straight to close, which must
+     * then remove whatever it wrote. May be NULL. */
+    int (*commit)(void *self);
+
+    /* Release the instance. Always called once after open, whatever
+     * happened; must accept NULL. */
+    void (*close)(void *self);
+
+    /* Check relations between parameter values that the declarations
+     * cannot express (hop <= frame, size >= frame, a list that must parse).
+     * Called while the graph is validated, before any input is read, with
+     * values already checked one by one. Return 0 if they are fine;
+     * otherwise write a one-line reason (no node name) into `msg`, at most
+     * msg_size bytes, and return nonzero. May be NULL. */
+    int (*check)(const joule_value *params, char *msg, size_t msg_size);
+};
+
+/* The one exported entry point. Returns the index-th descriptor of this
+ * object (0, 1, ...), or NULL past the last one. `host_abi_version` is the
+ * host's JOULE_ABI_VERSION: a plugin that cannot serve it may return NULL.
+ * Descriptors are static data: the host never frees them. */
+typedef const joule_descriptor *(*joule_entry_fn)(uint32_t host_abi_version,
+                                                  uint32_t index);
+
+#define JOULE_ENTRY_SYMBOL "joule_plugin_entry"
+
+JOULE_PLUGIN_EXPORT const joule_descriptor *
+joule_plugin_entry(uint32_t host_abi_version, uint32_t index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JOULE_PLUGIN_H */

@@ -1,0 +1,190 @@
+/* csv.c — the CSV sink: a header row ("time" and the stream's column
+ * names), then one line per row.
+ *
+ * Values are float32 printed with 9 significant digits (%.9g), the fewest
+ * that always read back to the same float; times are doubles printed with
+ * 12 (microseconds at a day's length), times being
+ * t0 + row / rate for signals and frames and the row's own time for events.
+ * NaN and infinities print as nan, inf and -inf, which strtod, Python and
+ * numpy read back.
+ *
+ * The file is written under a temporary name and renamed into place only
+ * when the whole job has succeeded (see util.h, "output files"). */
+#include <joule/plugin.h>
+
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const sep_choices[] = {"comma", "tab", "semicolon", NULL};
+
+static const joule_param params[] = {
+    {"path", JOULE_PARAM_STRING, JOULE_PARAM_OUT_PATH, "{stem}.{node}.csv", 0, 0, NULL, "",
+     "Output file. {stem} {name} {dir} {node} are replaced per input; a relative path goes in the output "
+     "folder (-o)."},
+    {"time", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", "Write the time column (seconds) first."},
+    {"header", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", "Write the header row of column names."},
+    {"separator", JOULE_PARAM_ENUM, 0, "comma", 0, 0, sep_choices, "", "Field separator."},
+};
+
+static const joule_port inputs[] = {
+    {"in", JOULE_SIGNAL | JOULE_FRAMES | JOULE_EVENTS, 0, "any stream"},
+};
+
+typedef struct csv {
+    const joule_host *host;
+    jp_outfile file;
+    joule_format fmt;
+    int time;
+    char sep;
+    char *line; /* one formatted row */
+    size_t line_cap;
+} csv;
+
+static int csv_open(const joule_open_args *a, void **self)
+{
+    const joule_host *h = a->host;
+    csv *c = calloc(1, sizeof *c);
+    if (!c) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    *self = c;
+    c->host = h;
+    c->fmt = a->inputs[0];
+    c->time = a->params[1].b;
+    c->sep = ",\t;"[a->params[3].e];
+    /* the widest value: "-1.23456789e-308" is 16; 24 leaves room */
+    c->line_cap = ((size_t)c->fmt.n_columns + 1) * 26 + 2;
+    c->line = malloc(c->line_cap);
+    if (!c->line) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    if (jp_outfile_open(&c->file, a->params[0].s, h, 1 << 18))
+        return JOULE_ERROR;
+    if (a->params[2].b) {
+        FILE *f = c->file.f;
+        int first = 1;
+        if (c->time) {
+            fputs("time", f);
+            first = 0;
+        }
+        for (uint32_t i = 0; i < c->fmt.n_columns; i++) {
+            if (!first)
+                fputc(c->sep, f);
+            fputs(c->fmt.names[i], f);
+            first = 0;
+        }
+        fputc('\n', f);
+    }
+    return JOULE_OK;
+}
+
+static size_t put_num(char *p, double v, int digits)
+{
+    if (isnan(v)) {
+        memcpy(p, "nan", 3);
+        return 3;
+    }
+    if (isinf(v)) {
+        if (v < 0) {
+            memcpy(p, "-inf", 4);
+            return 4;
+        }
+        memcpy(p, "inf", 3);
+        return 3;
+    }
+    if (v == 0) {
+        /* keep the sign of zero: -0 reads back as -0 */
+        if (signbit(v)) {
+            memcpy(p, "-0", 2);
+            return 2;
+        }
+        *p = '0';
+        return 1;
+    }
+    return (size_t)sprintf(p, "%.*g", digits, v);
+}
+
+static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
+{
+    (void)port;
+    (void)out;
+    csv *c = self;
+    const uint32_t nc = in->n_columns;
+    FILE *f = c->file.f;
+    for (uint32_t r = 0; r < in->n_rows; r++) {
+        char *p = c->line;
+        const float *row = in->data + (size_t)r * nc;
+        int first = 1;
+        if (c->time) {
+            double t = in->times ? in->times[r] : c->fmt.t0 + (double)(in->first_row + r) / c->fmt.rate;
+            p += put_num(p, t, 12);
+            first = 0;
+        }
+        for (uint32_t k = 0; k < nc; k++) {
+            if (!first)
+                *p++ = c->sep;
+            first = 0;
+            p += put_num(p, row[k], 9);
+        }
+        *p++ = '\n';
+        fwrite(c->line, 1, (size_t)(p - c->line), f);
+    }
+    if (ferror(f)) {
+        c->host->error(c->host, "%s: write failed", c->file.path);
+        return JOULE_ERROR;
+    }
+    return JOULE_OK;
+}
+
+static int csv_finish(void *self, joule_buffer *out)
+{
+    (void)out;
+    csv *c = self;
+    return jp_outfile_finish(&c->file, c->host) ? JOULE_ERROR : JOULE_END;
+}
+
+static int csv_commit(void *self)
+{
+    csv *c = self;
+    return jp_outfile_commit(&c->file, c->host) ? JOULE_ERROR : JOULE_OK;
+}
+
+static void csv_close(void *self)
+{
+    csv *c = self;
+    if (!c)
+        return;
+    jp_outfile_discard(&c->file);
+    free(c->line);
+    free(c);
+}
+
+static const joule_descriptor desc = {
+    .abi_version = JOULE_ABI_VERSION,
+    .struct_size = sizeof(joule_descriptor),
+    .name = "csv",
+    .version = "1.0.0",
+    .summary = "write any stream as CSV: a time column and the stream's columns, exact to the last bit",
+    .role = JOULE_ROLE_SINK,
+    .n_params = sizeof params / sizeof params[0],
+    .params = params,
+    .n_inputs = 1,
+    .inputs = inputs,
+    .open = csv_open,
+    .process = csv_process,
+    .finish = csv_finish,
+    .commit = csv_commit,
+    .close = csv_close,
+};
+
+JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)
+{
+    (void)host_abi;
+    return index == 0 ? &desc : NULL;
+}

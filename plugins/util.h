@@ -1,0 +1,231 @@
+/* util.h — small helpers for the shipped plugins: header-only, libc only,
+ * so that each plugin stays one self-contained module on the public ABI.
+ * Third-party plugins may copy this file. */
+#ifndef JOULE_PLUGINS_UTIL_H
+#define JOULE_PLUGINS_UTIL_H
+
+#include <joule/plugin.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- strings ----------------------------------------------------------- */
+
+static inline char *jp_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Split "a, b ,c" into trimmed non-empty items: returns the count, and a
+ * NULL-terminated array in *out (one malloc block; free(*out) frees all). */
+static inline size_t jp_split(const char *s, char ***out)
+{
+    size_t len = strlen(s), n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    char **v = malloc((n + 1) * sizeof *v + len + 1);
+    if (!v) {
+        *out = NULL;
+        return 0;
+    }
+    char *buf = (char *)(v + n + 1);
+    memcpy(buf, s, len + 1);
+    size_t k = 0;
+    for (char *tok = buf; tok;) {
+        char *comma = strchr(tok, ',');
+        if (comma)
+            *comma = '\0';
+        while (isspace((unsigned char)*tok))
+            tok++;
+        char *e = tok + strlen(tok);
+        while (e > tok && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        if (*tok)
+            v[k++] = tok;
+        tok = comma ? comma + 1 : NULL;
+    }
+    v[k] = NULL;
+    *out = v;
+    return k;
+}
+
+/* Column names built at open: one block holding the pointer array and the
+ * strings, freed with free(). `fmt` gets the item's index... the caller
+ * fills names with jp_names_set. */
+typedef struct jp_names {
+    char **v;     /* n names */
+    char *buf;
+    size_t n, used, cap;
+} jp_names;
+
+static inline int jp_names_init(jp_names *nm, size_t n)
+{
+    nm->n = n;
+    nm->used = 0;
+    nm->cap = 64 * (n ? n : 1);
+    nm->v = calloc(n ? n : 1, sizeof *nm->v);
+    nm->buf = malloc(nm->cap);
+    return nm->v && nm->buf ? 0 : -1;
+}
+
+/* Set name i to the printf-formatted text. Returns 0 or -1 (no memory). */
+static inline int jp_names_set(jp_names *nm, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline int jp_names_set(jp_names *nm, size_t i, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return -1;
+    /* names are kept as offsets until the buffer stops moving */
+    if (nm->used + (size_t)len + 1 > nm->cap) {
+        size_t cap = 2 * (nm->used + (size_t)len + 1);
+        char *b = realloc(nm->buf, cap);
+        if (!b)
+            return -1;
+        for (size_t k = 0; k < nm->n; k++)
+            if (nm->v[k])
+                nm->v[k] = b + (nm->v[k] - nm->buf);
+        nm->buf = b;
+        nm->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(nm->buf + nm->used, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    nm->v[i] = nm->buf + nm->used;
+    nm->used += (size_t)len + 1;
+    return 0;
+}
+
+static inline void jp_names_free(jp_names *nm)
+{
+    free(nm->v);
+    free(nm->buf);
+    nm->v = NULL;
+    nm->buf = NULL;
+}
+
+/* ---- output files, written atomically ----------------------------------
+ * Open writes to a temporary file beside the target; finish flushes and
+ * closes it; commit renames it into place; discard (from close, when the
+ * job failed) removes it. A failed or interrupted run thus never leaves a
+ * partial file, and never clobbers an older complete one. */
+
+typedef struct jp_outfile {
+    char *path;
+    char *tmp;
+    FILE *f;
+    int closed, committed;
+} jp_outfile;
+
+static inline int jp_mkdirs_for(const char *path)
+{
+    char *p = jp_strdup(path);
+    if (!p)
+        return -1;
+    char *slash = strrchr(p, '/');
+    if (slash && slash != p) {
+        *slash = '\0';
+        for (char *s = p + 1; *s; s++)
+            if (*s == '/') {
+                *s = '\0';
+                mkdir(p, 0777);
+                *s = '/';
+            }
+        mkdir(p, 0777);
+    }
+    free(p);
+    return 0;
+}
+
+/* Returns 0, or -1 after host->error. `bufsize` sets stdio buffering. */
+static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_host *h, size_t bufsize)
+{
+    memset(o, 0, sizeof *o);
+    o->path = jp_strdup(path);
+    size_t n = strlen(path) + 16;
+    o->tmp = malloc(n);
+    if (!o->path || !o->tmp) {
+        h->error(h, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(o->tmp, n, "%s.tmp.XXXXXX", path);
+    jp_mkdirs_for(path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        h->error(h, "%s: cannot create: %s", path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    { /* mkstemp makes the file 0600; give it what the umask allows */
+        mode_t um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
+    }
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        h->error(h, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bufsize)
+        setvbuf(o->f, NULL, _IOFBF, bufsize);
+    return 0;
+}
+
+/* Flush and close the temporary file. Returns 0, or -1 after host->error. */
+static inline int jp_outfile_finish(jp_outfile *o, const joule_host *h)
+{
+    if (!o->f)
+        return 0;
+    int bad = fflush(o->f) != 0 || ferror(o->f);
+    int err = errno;
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    o->closed = 1;
+    if (bad) {
+        h->error(h, "%s: write failed: %s", o->path, strerror(err ? err : EIO));
+        return -1;
+    }
+    return 0;
+}
+
+static inline int jp_outfile_commit(jp_outfile *o, const joule_host *h)
+{
+    if (!o->tmp || !o->closed)
+        return 0;
+    if (rename(o->tmp, o->path)) {
+        h->error(h, "%s: cannot rename into place: %s", o->path, strerror(errno));
+        return -1;
+    }
+    o->committed = 1;
+    return 0;
+}
+
+/* Remove the temporary file unless committed, and free. */
+static inline void jp_outfile_discard(jp_outfile *o)
+{
+    if (o->f)
+        fclose(o->f);
+    if (o->tmp && !o->committed)
+        unlink(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}
+
+#endif

@@ -1,0 +1,343 @@
+/* main.c — the `joule` command.
+ *
+ *   joule run GRAPH [FILES...] [-o DIR] [--set node.key=value] [-j N] ...
+ *   joule validate GRAPH
+ *   joule plugins
+ *   joule inspect PLUGIN
+ *
+ * Exit status: 0 success; 1 processing of at least one input failed; 2 bad
+ * usage or an invalid graph (nothing was run); 130 interrupted. */
+#include "config.h"
+
+#include <joule/joule.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+static const char usage_text[] =
+    "usage: joule run GRAPH [FILE...] [options]   run GRAPH once per input FILE\n"
+    "       joule validate GRAPH [--set ...]       check GRAPH without running it\n"
+    "       joule plugins                          list the plugins found, and failed loads\n"
+    "       joule inspect PLUGIN                   parameters, inputs and outputs of PLUGIN\n"
+    "       joule --help | --version\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR        where output files go (default: the current folder)\n"
+    "  -s, --set NODE.KEY=VAL  override a parameter (or graph.chunk, graph.threads, ...)\n"
+    "  -j, --jobs N            worker threads (default: the graph's threads, or one per core)\n"
+    "  -P, --plugin-path DIRS  look for plugins in DIRS (colon-separated) first\n"
+    "      --stats             print per-node statistics on stderr after the run\n"
+    "      --report FILE       write the statistics as JSON to FILE\n"
+    "      --progress          show a progress line on stderr (default: when it is a terminal)\n"
+    "      --no-progress       never show it\n"
+    "  -v, --verbose           show plugins' informational messages\n"
+    "\n"
+    "Plugins are searched in --plugin-path, then $JOULE_PLUGIN_PATH, then " JOULE_PLUGIN_DIR ".\n"
+    "Output paths may use {stem} {name} {dir} {node}.\n";
+
+static void usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "joule: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(joule --help shows the usage)\n");
+    exit(EXIT_USAGE);
+}
+
+/* Add each directory of a colon-separated list. */
+static void add_dirs(joule_registry *reg, const char *list)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        return;
+    for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+        if (*d && joule_registry_add_dir(reg, d))
+            fprintf(stderr, "joule: warning: cannot read plugin folder %s: %s\n", d, strerror(errno));
+    free(copy);
+}
+
+/* When run from its build tree (src/cli/.libs/joule, through libtool's
+ * wrapper), use the build tree's plugins rather than installed ones. */
+static int add_build_tree(joule_registry *reg)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    size_t len = strlen(exe);
+    static const char tail[] = "/src/cli/.libs";
+    if (len < sizeof tail - 1 || strcmp(exe + len - (sizeof tail - 1), tail))
+        return 0;
+    exe[len - (sizeof tail - 1)] = '\0';
+    char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/plugins/.libs", exe);
+    if (access(dir, R_OK))
+        return 0;
+    joule_registry_add_dir(reg, dir);
+    return 1;
+}
+
+static joule_registry *load_registry(const char *plugin_path)
+{
+    joule_registry *reg = joule_registry_new();
+    if (plugin_path)
+        add_dirs(reg, plugin_path);
+    const char *env = getenv("JOULE_PLUGIN_PATH");
+    if (env && *env)
+        add_dirs(reg, env);
+    if (!add_build_tree(reg))
+        joule_registry_add_dir(reg, JOULE_PLUGIN_DIR);
+    return reg;
+}
+
+static const char *role_name(uint32_t role)
+{
+    return role == JOULE_ROLE_SOURCE ? "source" : role == JOULE_ROLE_SINK ? "sink" : "filter";
+}
+
+static const char *kinds_name(uint32_t k)
+{
+    static char buf[64];
+    buf[0] = '\0';
+    if (k & JOULE_SIGNAL)
+        strcat(buf, "signal");
+    if (k & JOULE_FRAMES)
+        strcat(buf, *buf ? "|frames" : "frames");
+    if (k & JOULE_EVENTS)
+        strcat(buf, *buf ? "|events" : "events");
+    return buf;
+}
+
+static int cmd_plugins(joule_registry *reg)
+{
+    size_t n = joule_registry_count(reg);
+    printf("%-12s %-8s %-7s %s\n", "NAME", "VERSION", "ROLE", "SUMMARY");
+    for (size_t i = 0; i < n; i++) {
+        const joule_plugin_info *p = joule_registry_get(reg, i);
+        printf("%-12s %-8s %-7s %s\n%29s%s\n", p->desc->name, p->desc->version, role_name(p->desc->role),
+               p->desc->summary, "", p->path);
+    }
+    size_t nf = joule_registry_failure_count(reg);
+    if (nf)
+        printf("\nnot loaded:\n");
+    for (size_t i = 0; i < nf; i++) {
+        const char *path;
+        const char *why = joule_registry_failure(reg, i, &path);
+        printf("  %s: %s\n", path, why);
+    }
+    if (!n)
+        fprintf(stderr, "joule: no plugins found (searched --plugin-path, $JOULE_PLUGIN_PATH, %s)\n",
+                JOULE_PLUGIN_DIR);
+    return n ? 0 : EXIT_FAILED;
+}
+
+static int cmd_inspect(joule_registry *reg, const char *name)
+{
+    const joule_plugin_info *p = joule_registry_find(reg, name);
+    if (!p) {
+        fprintf(stderr, "joule: no plugin '%s' (joule plugins lists those found)\n", name);
+        return EXIT_USAGE;
+    }
+    const joule_descriptor *d = p->desc;
+    printf("%s %s (%s)\n  %s\n  %s\n", d->name, d->version, role_name(d->role), d->summary, p->path);
+    if (d->n_params)
+        printf("\nparameters:\n");
+    for (uint32_t i = 0; i < d->n_params; i++) {
+        const joule_param *q = &d->params[i];
+        static const char *const types[] = {"?", "int", "float", "bool", "string", "enum"};
+        printf("  %-14s %-6s default %s", q->name, types[q->type <= 5 ? q->type : 0],
+               q->def ? (*q->def ? q->def : "\"\"") : "(required)");
+        if (q->flags & (JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX)) {
+            printf(", range ");
+            if (q->flags & JOULE_PARAM_HAS_MIN)
+                printf("%g", q->min);
+            printf("..");
+            if (q->flags & JOULE_PARAM_HAS_MAX)
+                printf("%g", q->max);
+        }
+        if (q->type == JOULE_PARAM_ENUM) {
+            printf(", one of");
+            for (const char *const *c = q->choices; *c; c++)
+                printf(" %s", *c);
+        }
+        if (q->unit && *q->unit)
+            printf(", unit %s", q->unit);
+        printf("\n      %s\n", q->help ? q->help : "");
+    }
+    if (d->n_inputs)
+        printf("\ninputs:\n");
+    for (uint32_t i = 0; i < d->n_inputs; i++)
+        printf("  %-14s %-20s %s%s\n", d->inputs[i].name, kinds_name(d->inputs[i].kinds),
+               d->inputs[i].flags & JOULE_PORT_OPTIONAL ? "(optional) " : "", d->inputs[i].help ? d->inputs[i].help : "");
+    if (d->n_outputs)
+        printf("\noutputs:\n");
+    for (uint32_t i = 0; i < d->n_outputs; i++)
+        printf("  %-14s %-20s %s\n", d->outputs[i].name, kinds_name(d->outputs[i].kinds),
+               d->outputs[i].help ? d->outputs[i].help : "");
+    return 0;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    joule_interrupt();
+}
+
+typedef struct options {
+    const char *out_dir, *plugin_path, *report_path;
+    const char **sets;
+    size_t n_sets;
+    int threads, stats, progress, verbose;
+} options;
+
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"set", required_argument, NULL, 's'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"plugin-path", required_argument, NULL, 'P'},
+    {"stats", no_argument, NULL, 1},
+    {"report", required_argument, NULL, 2},
+    {"progress", no_argument, NULL, 3},
+    {"no-progress", no_argument, NULL, 4},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option from getopt_long; exits for --help, --version and errors. */
+static void apply_option(options *o, int c)
+{
+    switch (c) {
+    case 'o': o->out_dir = optarg; break;
+    case 's': o->sets[o->n_sets++] = optarg; break;
+    case 'j': {
+        char *end;
+        long v = strtol(optarg, &end, 10);
+        if (*end || v < 1 || v > 1024)
+            usage_error("-j needs a number of threads from 1 to 1024, not '%s'", optarg);
+        o->threads = (int)v;
+        break;
+    }
+    case 'P': o->plugin_path = optarg; break;
+    case 1: o->stats = 1; break;
+    case 2: o->report_path = optarg; break;
+    case 3: o->progress = 1; break;
+    case 4: o->progress = 0; break;
+    case 'v': o->verbose = 1; break;
+    case 'h': fputs(usage_text, stdout); exit(0);
+    case 'V': printf("joule %s (plugin ABI %u)\n", joule_version(), JOULE_ABI_VERSION); exit(0);
+    default: fprintf(stderr, "(joule --help shows the usage)\n"); exit(EXIT_USAGE);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.progress = -1;
+    o.sets = calloc((size_t)argc + 1, sizeof *o.sets);
+    const char **args = calloc((size_t)argc + 1, sizeof *args);
+    size_t n_args = 0;
+    if (!o.sets || !args)
+        return EXIT_FAILED;
+    /* Options may come before or after the command and its arguments. */
+    const char *cmd = NULL;
+    while (optind < argc) {
+        if (argv[optind][0] == '-' && argv[optind][1]) {
+            int c = getopt_long(argc, argv, "+o:s:j:P:vhV", longopts, NULL);
+            if (c == -1) /* "--" */
+                while (optind < argc)
+                    args[n_args++] = argv[optind++];
+            else
+                apply_option(&o, c);
+        } else if (!cmd) {
+            cmd = argv[optind++];
+        } else {
+            args[n_args++] = argv[optind++];
+        }
+    }
+    if (!cmd)
+        usage_error("%s", "no command: run, validate, plugins or inspect");
+    const char *out_dir = o.out_dir, *report_path = o.report_path;
+    const char **sets = o.sets;
+    size_t n_sets = o.n_sets;
+    int threads = o.threads, stats = o.stats, progress = o.progress, verbose = o.verbose;
+
+    joule_registry *reg = load_registry(o.plugin_path);
+    int status = 0;
+    if (!strcmp(cmd, "plugins")) {
+        status = cmd_plugins(reg);
+    } else if (!strcmp(cmd, "inspect")) {
+        if (n_args != 1)
+            usage_error("%s", "inspect takes one plugin name");
+        status = cmd_inspect(reg, args[0]);
+    } else if (!strcmp(cmd, "validate") || !strcmp(cmd, "run")) {
+        int run = !strcmp(cmd, "run");
+        if (n_args < 1)
+            usage_error("%s needs a graph file", cmd);
+        if (!run && n_args > 1)
+            usage_error("%s", "validate takes one graph file");
+        joule_graph *g = NULL;
+        char *errors = NULL;
+        int rc = joule_graph_load(args[0], reg, sets, n_sets, &g, &errors);
+        if (rc) {
+            fputs(errors, stderr);
+            free(errors);
+            status = EXIT_USAGE;
+        } else if (!run) {
+            printf("%s: valid, %zu nodes\n", args[0], joule_graph_node_count(g));
+        } else if (n_args < 2) {
+            fprintf(stderr, "joule: no input files: joule run %s FILE...\n", args[0]);
+            status = EXIT_USAGE;
+        } else {
+            joule_run_options opt;
+            memset(&opt, 0, sizeof opt);
+            opt.struct_size = sizeof opt;
+            opt.out_dir = out_dir;
+            opt.threads = threads;
+            opt.verbose = verbose;
+            opt.progress = progress < 0 ? isatty(2) : progress;
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_sigint;
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGINT, &sa, NULL);
+            sigaction(SIGTERM, &sa, NULL);
+            joule_report *report = NULL;
+            rc = joule_run(g, args + 1, n_args - 1, &opt, (stats || report_path) ? &report : NULL);
+            if (report) {
+                if (stats)
+                    joule_report_print(report, stderr);
+                if (report_path && joule_report_write_json(report, report_path)) {
+                    fprintf(stderr, "joule: %s: cannot write the report: %s\n", report_path, strerror(errno));
+                    if (!rc)
+                        rc = JOULE_E_IO;
+                }
+                joule_report_free(report);
+            }
+            status = rc == 0 ? 0 : rc == JOULE_E_INTERRUPTED ? EXIT_INTERRUPTED : rc == JOULE_E_USAGE ? EXIT_USAGE : EXIT_FAILED;
+        }
+        joule_graph_free(g);
+    } else {
+        usage_error("unknown command '%s': run, validate, plugins or inspect", cmd);
+    }
+    joule_registry_free(reg);
+    free(sets);
+    free(args);
+    return status;
+}

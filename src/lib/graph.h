@@ -1,0 +1,37 @@
+/* graph.h — a loaded, validated graph (internal view of joule_graph). */
+#ifndef JOULE_GRAPH_H
+#define JOULE_GRAPH_H
+
+#include <joule/joule.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JL_NO_NODE ((size_t)-1)
+
+/* Where an input port's rows come from. */
+typedef struct jl_edge {
+    size_t node;   /* producing node, or JL_NO_NODE (optional, unconnected) */
+    uint32_t port; /* its output port                                       */
+} jl_edge;
+
+typedef struct jl_node {
+    char *name;
+    char *where;                      /* "graph.ini:12" of the section      */
+    const joule_plugin_info *plugin;
+    joule_value *values;              /* one per declared parameter          */
+    char **texts;                     /* their texts (values[i].s points in) */
+    jl_edge *in;                      /* one per declared input port         */
+} jl_node;
+
+struct joule_graph {
+    char *path;
+    size_t chunk_rows;
+    int threads;      /* 0 = auto */
+    size_t memory;
+    size_t n;
+    jl_node *nodes;
+    size_t *order;    /* a topological order: producers before consumers */
+};
+
+#endif

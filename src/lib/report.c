@@ -1,0 +1,146 @@
+/* report.c — run statistics: latency histograms, the --stats table and the
+ * --report JSON (schema: doc/report.md). */
+#include "config.h"
+
+#include "param.h"
+#include "report.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jl_stats_latency(jl_node_stats *s, double t)
+{
+    int b = t <= JL_LAT_MIN ? 0 : (int)(log(t / JL_LAT_MIN) / log(JL_LAT_STEP));
+    if (b < 0)
+        b = 0;
+    if (b >= JL_LAT_BUCKETS)
+        b = JL_LAT_BUCKETS - 1;
+    s->lat_hist[b]++;
+    if (t > s->lat_max)
+        s->lat_max = t;
+}
+
+double jl_stats_quantile(const jl_node_stats *s, double q)
+{
+    uint64_t total = 0;
+    for (int b = 0; b < JL_LAT_BUCKETS; b++)
+        total += s->lat_hist[b];
+    if (!total)
+        return 0;
+    uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+    if (want < 1)
+        want = 1;
+    for (int b = 0; b < JL_LAT_BUCKETS; b++) {
+        seen += s->lat_hist[b];
+        if (seen >= want) {
+            /* the bucket's geometric middle, never above the true maximum */
+            double v = JL_LAT_MIN * pow(JL_LAT_STEP, b + 0.5);
+            return v < s->lat_max ? v : s->lat_max;
+        }
+    }
+    return s->lat_max;
+}
+
+void jl_stats_merge(jl_node_stats *a, const jl_node_stats *b)
+{
+    a->rows_in += b->rows_in;
+    a->rows_out += b->rows_out;
+    a->calls += b->calls;
+    a->busy += b->busy;
+    if (b->lat_max > a->lat_max)
+        a->lat_max = b->lat_max;
+    for (int i = 0; i < JL_LAT_BUCKETS; i++)
+        a->lat_hist[i] += b->lat_hist[i];
+    if (b->queue_high_water > a->queue_high_water)
+        a->queue_high_water = b->queue_high_water;
+}
+
+int joule_report_print(const joule_report *r, void *file)
+{
+    FILE *f = file;
+    char b1[32], b2[32], b3[32];
+    fprintf(f, "%-16s %-10s %12s %12s %8s %10s %10s %10s %10s %5s\n", "node", "plugin", "rows in", "rows out",
+            "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue");
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const jl_node_stats *s = &r->nodes[i];
+        fprintf(f, "%-16s %-10s %12llu %12llu %8llu %10.3f %10.3f %10.3f %10.3f %5zu\n", s->name, s->plugin,
+                (unsigned long long)s->rows_in, (unsigned long long)s->rows_out, (unsigned long long)s->calls,
+                s->busy, 1e3 * jl_stats_quantile(s, 0.5), 1e3 * jl_stats_quantile(s, 0.95), 1e3 * s->lat_max,
+                s->queue_high_water);
+    }
+    fprintf(f, "wall %.3f s, %d thread%s, chunk %zu rows, peak RSS %s, pool high water %s of %s, files %zu done, "
+               "%zu failed\n",
+            r->wall, r->threads, r->threads == 1 ? "" : "s", r->chunk_rows, jl_format_size(r->peak_rss, b1, sizeof b1),
+            jl_format_size(r->pool_high_water, b2, sizeof b2), jl_format_size(r->pool_budget, b3, sizeof b3),
+            r->files_done, r->files_failed);
+    return ferror(f) ? JOULE_E_IO : 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int joule_report_write_json(const joule_report *r, const char *path)
+{
+    char *tmp = jl_printf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        free(tmp);
+        return JOULE_E_IO;
+    }
+    fprintf(f, "{\n  \"version\": 1,\n  \"wall_s\": %.6f,\n  \"threads\": %d,\n  \"chunk_rows\": %zu,\n", r->wall,
+            r->threads, r->chunk_rows);
+    fprintf(f, "  \"peak_rss_bytes\": %zu,\n  \"pool\": {\"budget_bytes\": %zu, \"high_water_bytes\": %zu, "
+               "\"allocated_bytes\": %zu},\n",
+            r->peak_rss, r->pool_budget, r->pool_high_water, r->pool_allocated);
+    fprintf(f, "  \"files\": {\"done\": %zu, \"failed\": %zu},\n  \"nodes\": [\n", r->files_done, r->files_failed);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const jl_node_stats *s = &r->nodes[i];
+        fprintf(f, "    {\"name\": ");
+        json_str(f, s->name);
+        fprintf(f, ", \"plugin\": ");
+        json_str(f, s->plugin);
+        fprintf(f,
+                ", \"rows_in\": %llu, \"rows_out\": %llu, \"calls\": %llu, \"busy_s\": %.6f, "
+                "\"latency_s\": {\"p50\": %.9f, \"p95\": %.9f, \"max\": %.9f}, \"queue_high_water\": %zu}%s\n",
+                (unsigned long long)s->rows_in, (unsigned long long)s->rows_out, (unsigned long long)s->calls,
+                s->busy, jl_stats_quantile(s, 0.5), jl_stats_quantile(s, 0.95), s->lat_max, s->queue_high_water,
+                i + 1 < r->n_nodes ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        remove(tmp);
+        free(tmp);
+        return JOULE_E_IO;
+    }
+    free(tmp);
+    return 0;
+}
+
+void joule_report_free(joule_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        free(r->nodes[i].name);
+        free(r->nodes[i].plugin);
+    }
+    free(r->nodes);
+    free(r);
+}

@@ -1,0 +1,981 @@
+/* scheduler.c — running a graph over input files: jobs, nodes, threads.
+ *
+ * Each input file is a job: one instance of every node, connected by
+ * bounded queues of chunk references. A pool of worker threads runs
+ * "steps": one plugin call on one node (a source filling a chunk, a filter
+ * or sink consuming a slice of its input, a finish). A node is run by one
+ * thread at a time; different nodes of a job run in parallel (a pipeline),
+ * and so do different jobs. All bookkeeping — queues, readiness, job states
+ * — is under one mutex, held only between plugin calls; the cost per chunk
+ * is a few queue operations, the plugin call itself runs unlocked.
+ *
+ * Why the pool and the queues cannot deadlock
+ * -------------------------------------------
+ * Chunk memory is held in exactly three places: a node's "fill" chunk (the
+ * output chunk it is writing, one per output port), the queues (each queue
+ * holds at most `queue_cap` chunks), and nowhere else — plugins copy what
+ * they keep. A chunk fanned out to several consumers is shared, and a
+ * port's live chunks are the union of its consumers' queues, which all hold
+ * a suffix of the same sequence: so a port never holds more than
+ * queue_cap + 1 blocks. A job's quota, the sum of (queue_cap + 1) blocks
+ * over its output ports, is thus the most it can ever hold, and a job starts
+ * only once the pool has reserved its quota (a job alone may exceed the
+ * budget: it runs alone). Jobs never compete for blocks.
+ *
+ * Within a job: a node is ready when every queue it feeds has room and it
+ * has something to do (input waiting, a source not exhausted, all inputs
+ * ended so it can finish). Take, among the unfinished nodes of a job that
+ * have input waiting, the last in topological order: none of its consumers
+ * has input waiting, so every queue it feeds is empty, and it is ready —
+ * its block is within the quota. If no node has input waiting, every queue
+ * is empty, so a source that is not exhausted is ready, or else the first
+ * unfinished node in topological order has all its inputs ended and can
+ * finish. So some node of every unfinished job is always ready: progress is
+ * guaranteed for fan-out (a chunk waits for its slowest consumer, and the
+ * producer waits with it), slow sinks (their producers wait; nothing else
+ * does), many jobs (quotas), and nodes with several inputs (a node takes
+ * whichever input has rows, in any order — the plugin contract says its
+ * output does not depend on that order — so one starved input never blocks
+ * another). The tests in tests/check_scheduler.c run these shapes.
+ */
+#include "config.h"
+
+#include "graph.h"
+#include "locks.h"
+#include "param.h"
+#include "pathtpl.h"
+#include "pool.h"
+#include "queue.h"
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define QUEUE_CAP 4
+
+static volatile sig_atomic_t interrupted;
+
+void joule_interrupt(void)
+{
+    interrupted = 1;
+}
+
+typedef struct jl_inport jl_inport;
+typedef struct jl_nrt jl_nrt;
+typedef struct jl_job jl_job;
+typedef struct run run;
+
+struct jl_inport {
+    jl_nrt *node;
+    jl_queue q;
+    uint32_t offset; /* rows of the head chunk already consumed */
+    int connected;
+    int ended;       /* the producer has finished: nothing after the queue */
+};
+
+typedef struct jl_outport {
+    uint32_t rows_cap;  /* rows per chunk                        */
+    uint32_t num, den;  /* output bound per input row            */
+    jl_chunk *fill;     /* the chunk being written               */
+    uint64_t next_row;  /* rows emitted so far                   */
+    double last_time;   /* events: the last time emitted         */
+    size_t n_cons;
+    jl_inport **cons;
+} jl_outport;
+
+enum { PH_RUN, PH_FINISH, PH_DONE };
+
+struct jl_nrt {
+    jl_job *job;
+    size_t index;
+    const jl_node *def;
+    const joule_descriptor *d;
+    void *self;
+    int opened;
+    joule_host host;
+    joule_open_args args;
+    joule_value *values;
+    char **paths;         /* expanded output paths, per parameter */
+    joule_format *in_fmts;
+    joule_format *out_fmts;
+    jl_inport *in;
+    jl_outport *out;
+    joule_buffer *obuf;
+    int phase;
+    int busy, queued;
+    int more;             /* process returned JOULE_MORE            */
+    uint32_t more_port;
+    uint32_t rr;          /* next input port to look at             */
+    char *error;
+    jl_node_stats st;
+    jl_nrt *ready_next;
+};
+
+enum { J_PENDING, J_OPEN, J_WAITING, J_RUNNING, J_FINALIZE, J_DONE };
+
+struct jl_job {
+    size_t index;
+    const char *input;
+    int verbose;
+    jl_nrt *nodes;
+    size_t n;
+    int state;
+    int failed;
+    char *error;          /* the first failure                      */
+    size_t quota;
+    int reserved;
+    size_t busy;          /* nodes in a step                        */
+    size_t done;          /* nodes finished                         */
+    jl_job *next;         /* waiting / finalize lists               */
+};
+
+struct run {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const joule_graph *g;
+    const joule_run_options *opt;
+    const char *out_dir;
+    size_t chunk_rows;
+    jl_pool *pool;
+    jl_job *jobs;
+    size_t n_jobs, next_open, active, max_active;
+    size_t finished, failed;
+    jl_nrt *ready_head, *ready_tail;
+    jl_job *waiting;      /* opened, waiting for their quota */
+    jl_job *finalize;     /* to commit or tear down          */
+    int stopping;
+    pthread_mutex_t err_mu;
+    uint64_t bytes_read;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Host services                                                             */
+
+static void host_log(const joule_host *h, int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    jl_nrt *n = h->host_data;
+    if (level > JOULE_LOG_WARN && !n->job->verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = jl_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "joule: %s: node '%s': %s: %s\n", n->job->input, n->def->name,
+            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+    free(msg);
+}
+
+static void host_error(const joule_host *h, const char *fmt, ...)
+{
+    jl_nrt *n = h->host_data;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = jl_vprintf(fmt, ap);
+    va_end(ap);
+    free(n->error);
+    n->error = msg;
+}
+
+static void host_lock(const joule_host *h, const char *name)
+{
+    (void)h;
+    jl_named_lock(name);
+}
+
+static void host_unlock(const joule_host *h, const char *name)
+{
+    (void)h;
+    jl_named_unlock(name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failure                                                                   */
+
+/* Record the first failure of a job. Lock held. */
+static void job_fail(jl_job *j, jl_nrt *n, const char *what)
+{
+    if (j->failed)
+        return;
+    j->failed = 1;
+    if (n)
+        j->error = jl_printf("%s: node '%s' (%s %s): %s", j->input, n->def->name, n->d->name, n->d->version,
+                             what);
+    else
+        j->error = jl_printf("%s: %s", j->input, what);
+}
+
+static void report_error(run *r, const char *msg)
+{
+    pthread_mutex_lock(&r->err_mu);
+    if (r->opt && r->opt->on_error)
+        r->opt->on_error(r->opt->user, msg);
+    else
+        fprintf(stderr, "joule: %s\n", msg);
+    pthread_mutex_unlock(&r->err_mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Readiness                                                                 */
+
+static int has_input(const jl_nrt *n)
+{
+    for (uint32_t i = 0; i < n->d->n_inputs; i++)
+        if (!jl_queue_empty(&n->in[i].q))
+            return 1;
+    return 0;
+}
+
+static int inputs_ended(const jl_nrt *n)
+{
+    for (uint32_t i = 0; i < n->d->n_inputs; i++)
+        if (n->in[i].connected && (!n->in[i].ended || !jl_queue_empty(&n->in[i].q)))
+            return 0;
+    return 1;
+}
+
+static int outputs_have_room(const jl_nrt *n)
+{
+    for (uint32_t p = 0; p < n->d->n_outputs; p++)
+        for (size_t c = 0; c < n->out[p].n_cons; c++)
+            if (jl_queue_full(&n->out[p].cons[c]->q))
+                return 0;
+    return 1;
+}
+
+static int is_ready(const jl_nrt *n)
+{
+    if (n->busy || n->queued || n->phase == PH_DONE || n->job->state != J_RUNNING || n->job->failed)
+        return 0;
+    if (!outputs_have_room(n))
+        return 0;
+    if (n->more || n->phase == PH_FINISH)
+        return 1;
+    if (n->d->role == JOULE_ROLE_SOURCE)
+        return 1;
+    return has_input(n) || inputs_ended(n);
+}
+
+static void make_ready(run *r, jl_nrt *n)
+{
+    if (!is_ready(n))
+        return;
+    n->queued = 1;
+    n->ready_next = NULL;
+    if (r->ready_tail)
+        r->ready_tail->ready_next = n;
+    else
+        r->ready_head = n;
+    r->ready_tail = n;
+    pthread_cond_signal(&r->cv);
+}
+
+/* Recheck a node and its neighbours after it changed. */
+static void wake_around(run *r, jl_nrt *n)
+{
+    make_ready(r, n);
+    for (uint32_t i = 0; i < n->d->n_inputs; i++) {
+        const jl_edge *e = &n->def->in[i];
+        if (e->node != JL_NO_NODE)
+            make_ready(r, &n->job->nodes[e->node]);
+    }
+    for (uint32_t p = 0; p < n->d->n_outputs; p++)
+        for (size_t c = 0; c < n->out[p].n_cons; c++)
+            make_ready(r, n->out[p].cons[c]->node);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output chunks                                                             */
+
+/* Hand the fill chunk of port p to its consumers. Lock held; the caller has
+ * made sure every consumer queue has room. */
+static void push_fill(run *r, jl_nrt *n, uint32_t p)
+{
+    jl_outport *o = &n->out[p];
+    jl_chunk *c = o->fill;
+    if (!c)
+        return;
+    o->fill = NULL;
+    if (c->buf.n_rows) {
+        for (size_t i = 0; i < o->n_cons; i++) {
+            jl_queue_push(&o->cons[i]->q, c);
+            jl_nrt *cn = o->cons[i]->node;
+            if (o->cons[i]->q.len > cn->st.queue_high_water)
+                cn->st.queue_high_water = o->cons[i]->q.len;
+        }
+    }
+    jl_chunk_unref(r->pool, c);
+}
+
+/* Make sure port p has a fill chunk with room for `need` rows. Lock held. */
+static int ensure_room(run *r, jl_nrt *n, uint32_t p, uint32_t need)
+{
+    jl_outport *o = &n->out[p];
+    if (o->fill && o->fill->buf.capacity - o->fill->buf.n_rows < need)
+        push_fill(r, n, p);
+    if (!o->fill) {
+        const joule_format *f = &n->out_fmts[p];
+        o->fill = jl_pool_get(r->pool, o->rows_cap, f->n_columns, f->kind);
+        if (!o->fill)
+            return -1;
+        o->fill->buf.first_row = o->next_row;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One step                                                                  */
+
+enum { A_SOURCE, A_INPUT, A_MORE, A_FINISH };
+
+static int check_output(jl_nrt *n, uint32_t p, const joule_buffer *b, char **why)
+{
+    if (b->n_rows > b->capacity) {
+        *why = jl_printf("wrote %u rows to output '%s', which had room for %u", b->n_rows, n->d->outputs[p].name,
+                         b->capacity);
+        return -1;
+    }
+    if (b->times) {
+        double last = n->out[p].last_time;
+        for (uint32_t i = 0; i < b->n_rows; i++) {
+            if (!(b->times[i] >= last)) {
+                *why = jl_printf("emitted an event at %.9g s after one at %.9g s on output '%s': event times "
+                                 "must not decrease",
+                                 b->times[i], last, n->d->outputs[p].name);
+                return -1;
+            }
+            last = b->times[i];
+        }
+        n->out[p].last_time = last;
+    }
+    return 0;
+}
+
+/* Run one step of node n. Called and returns with the lock held. */
+static void step(run *r, jl_nrt *n)
+{
+    jl_job *j = n->job;
+    const joule_descriptor *d = n->d;
+    int action;
+    jl_inport *ip = NULL;
+    uint32_t port = 0;
+    if (n->more) {
+        action = A_MORE;
+        port = n->more_port;
+        ip = &n->in[port];
+    } else if (n->phase == PH_FINISH) {
+        action = A_FINISH;
+    } else if (d->role == JOULE_ROLE_SOURCE) {
+        action = A_SOURCE;
+    } else {
+        action = A_FINISH;
+        for (uint32_t k = 0; k < d->n_inputs; k++) {
+            uint32_t i = (n->rr + k) % d->n_inputs;
+            if (!jl_queue_empty(&n->in[i].q)) {
+                action = A_INPUT;
+                port = i;
+                ip = &n->in[i];
+                n->rr = (i + 1) % d->n_inputs;
+                break;
+            }
+        }
+        if (action == A_FINISH)
+            n->phase = PH_FINISH;
+    }
+
+    /* Output room, and the input slice that fits it. */
+    uint32_t take = 0;
+    jl_chunk *head = action == A_INPUT ? jl_queue_peek(&ip->q) : NULL;
+    if (head)
+        take = head->buf.n_rows - ip->offset;
+    for (uint32_t p = 0; p < d->n_outputs; p++) {
+        jl_outport *o = &n->out[p];
+        uint32_t need = action == A_INPUT ? (o->num + o->den - 1) / o->den : 1;
+        if (ensure_room(r, n, p, need)) {
+            job_fail(j, n, "the chunk pool is exhausted (a scheduler bug: jobs never exceed their quota)");
+            return;
+        }
+        joule_buffer *b = &n->obuf[p];
+        const joule_buffer *fb = &o->fill->buf;
+        uint32_t room = fb->capacity - fb->n_rows;
+        if (action == A_INPUT && o->num) {
+            uint64_t fit = (uint64_t)room * o->den / o->num;
+            if (fit < take)
+                take = (uint32_t)fit;
+        }
+        b->first_row = fb->first_row + fb->n_rows;
+        b->n_rows = 0;
+        b->capacity = room;
+        b->n_columns = fb->n_columns;
+        b->reserved = 0;
+        b->data = fb->data + (size_t)fb->n_rows * fb->n_columns;
+        b->times = fb->times ? fb->times + fb->n_rows : NULL;
+    }
+    joule_buffer in;
+    memset(&in, 0, sizeof in);
+    if (head) {
+        in.first_row = head->buf.first_row + ip->offset;
+        in.n_rows = in.capacity = take;
+        in.n_columns = head->buf.n_columns;
+        in.data = head->buf.data + (size_t)ip->offset * head->buf.n_columns;
+        in.times = head->buf.times ? head->buf.times + ip->offset : NULL;
+    } else if (action == A_MORE) {
+        in.n_columns = n->in_fmts[port].n_columns;
+        in.first_row = 0;
+    }
+    j->busy++;
+    pthread_mutex_unlock(&r->mu);
+
+    double t0 = jl_now();
+    int rc;
+    joule_buffer *out = d->n_outputs ? n->obuf : NULL;
+    if (action == A_SOURCE)
+        rc = d->process(n->self, 0, NULL, out);
+    else if (action == A_FINISH)
+        rc = d->finish ? d->finish(n->self, out) : JOULE_END;
+    else
+        rc = d->process(n->self, port, &in, out);
+    double dt = jl_now() - t0;
+
+    pthread_mutex_lock(&r->mu);
+    j->busy--;
+    n->st.busy += dt;
+    n->st.calls++;
+    jl_stats_latency(&n->st, dt);
+    n->st.rows_in += in.n_rows;
+    char *why = NULL;
+    if (rc < 0) {
+        job_fail(j, n, n->error ? n->error : "failed (the plugin gave no reason)");
+    } else if (rc > JOULE_MORE || (rc == JOULE_MORE && action != A_INPUT && action != A_MORE) ||
+               (rc == JOULE_END && action != A_SOURCE && action != A_FINISH)) {
+        job_fail(j, n, "returned a status its call may not return");
+    } else {
+        for (uint32_t p = 0; p < d->n_outputs && !why; p++) {
+            if (check_output(n, p, &n->obuf[p], &why))
+                break;
+            n->out[p].fill->buf.n_rows += n->obuf[p].n_rows;
+            n->out[p].next_row += n->obuf[p].n_rows;
+            n->st.rows_out += n->obuf[p].n_rows;
+        }
+        if (why) {
+            job_fail(j, n, why);
+            free(why);
+        }
+    }
+    if (action == A_INPUT) {
+        ip->offset += take;
+        if (ip->offset >= head->buf.n_rows) {
+            jl_chunk_unref(r->pool, jl_queue_pop(&ip->q));
+            ip->offset = 0;
+        }
+    }
+    if (!j->failed) {
+        n->more = rc == JOULE_MORE;
+        if (n->more)
+            n->more_port = port;
+        if (action == A_SOURCE && rc == JOULE_END)
+            n->phase = PH_FINISH;
+        if (action == A_FINISH && rc == JOULE_END) {
+            /* Done: last chunks out, and tell the consumers. */
+            for (uint32_t p = 0; p < d->n_outputs; p++) {
+                push_fill(r, n, p);
+                for (size_t c = 0; c < n->out[p].n_cons; c++)
+                    n->out[p].cons[c]->ended = 1;
+            }
+            n->phase = PH_DONE;
+            j->done++;
+        }
+        /* A full chunk goes downstream at once when it can. */
+        for (uint32_t p = 0; p < d->n_outputs; p++) {
+            jl_outport *o = &n->out[p];
+            if (o->fill && o->fill->buf.n_rows == o->fill->buf.capacity && outputs_have_room(n))
+                push_fill(r, n, p);
+        }
+    }
+    n->busy = 0;
+    if (r->stopping)
+        job_fail(j, NULL, "interrupted");
+    if (j->failed || j->done == j->n) {
+        if (j->busy == 0 && j->state == J_RUNNING) {
+            j->state = J_FINALIZE;
+            j->next = r->finalize;
+            r->finalize = j;
+            pthread_cond_broadcast(&r->cv);
+        }
+        return;
+    }
+    wake_around(r, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Jobs                                                                      */
+
+/* Instantiate every node of job j. Called without the lock. Returns 0, or
+ * -1 with the job failed. */
+static int job_open(run *r, jl_job *j)
+{
+    const joule_graph *g = r->g;
+    j->n = g->n;
+    j->nodes = jl_calloc(g->n, sizeof *j->nodes);
+    for (size_t i = 0; i < g->n; i++) {
+        jl_nrt *n = &j->nodes[i];
+        n->job = j;
+        n->index = i;
+        n->def = &g->nodes[i];
+        n->d = n->def->plugin->desc;
+        n->st.name = n->def->name;
+        n->st.plugin = (char *)n->d->name;
+        n->in = jl_calloc(n->d->n_inputs ? n->d->n_inputs : 1, sizeof *n->in);
+        n->out = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->out);
+        n->obuf = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->obuf);
+        n->in_fmts = jl_calloc(n->d->n_inputs ? n->d->n_inputs : 1, sizeof *n->in_fmts);
+        n->out_fmts = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->out_fmts);
+        for (uint32_t k = 0; k < n->d->n_inputs; k++) {
+            n->in[k].node = n;
+            n->in[k].connected = n->def->in[k].node != JL_NO_NODE;
+            jl_queue_init(&n->in[k].q, QUEUE_CAP);
+        }
+    }
+    /* Consumers of every output port. */
+    for (size_t i = 0; i < g->n; i++) {
+        jl_nrt *n = &j->nodes[i];
+        for (uint32_t k = 0; k < n->d->n_inputs; k++) {
+            const jl_edge *e = &n->def->in[k];
+            if (e->node == JL_NO_NODE)
+                continue;
+            jl_outport *o = &j->nodes[e->node].out[e->port];
+            o->cons = jl_realloc(o->cons, (o->n_cons + 1) * sizeof *o->cons);
+            o->cons[o->n_cons++] = &n->in[k];
+        }
+    }
+    size_t quota = 0;
+    for (size_t oi = 0; oi < g->n; oi++) {
+        size_t i = g->order[oi];
+        jl_nrt *n = &j->nodes[i];
+        const joule_descriptor *d = n->d;
+        /* Parameter values, with output paths expanded for this input. */
+        n->values = jl_malloc((d->n_params ? d->n_params : 1) * sizeof *n->values);
+        n->paths = jl_calloc(d->n_params ? d->n_params : 1, sizeof *n->paths);
+        for (uint32_t k = 0; k < d->n_params; k++) {
+            n->values[k] = n->def->values[k];
+            if (d->params[k].flags & JOULE_PARAM_OUT_PATH) {
+                n->paths[k] = jl_path_expand(n->def->texts[k], j->input, n->def->name, r->out_dir);
+                n->values[k].s = n->paths[k];
+            }
+        }
+        for (uint32_t k = 0; k < d->n_inputs; k++) {
+            const jl_edge *e = &n->def->in[k];
+            if (e->node != JL_NO_NODE)
+                n->in_fmts[k] = j->nodes[e->node].out_fmts[e->port];
+        }
+        n->host.abi_version = JOULE_ABI_VERSION;
+        n->host.struct_size = sizeof n->host;
+        n->host.log = host_log;
+        n->host.error = host_error;
+        n->host.lock = host_lock;
+        n->host.unlock = host_unlock;
+        n->host.host_data = n;
+        n->args.struct_size = sizeof n->args;
+        n->args.host = &n->host;
+        n->args.node = n->def->name;
+        n->args.input_path = j->input;
+        n->args.params = n->values;
+        n->args.inputs = n->in_fmts;
+        n->args.outputs = n->out_fmts;
+        int rc = d->open(&n->args, &n->self);
+        n->opened = 1;
+        if (rc != JOULE_OK) {
+            pthread_mutex_lock(&r->mu);
+            job_fail(j, n, n->error ? n->error : "could not open (the plugin gave no reason)");
+            pthread_mutex_unlock(&r->mu);
+            return -1;
+        }
+        for (uint32_t p = 0; p < d->n_outputs; p++) {
+            joule_format *f = &n->out_fmts[p];
+            const char *bad = NULL;
+            if (f->kind != d->outputs[p].kinds)
+                bad = "declared a different kind than its port";
+            else if (f->n_columns == 0 || f->n_columns > (1u << 20))
+                bad = "declared no columns (or more than 2^20)";
+            else if (!f->names)
+                bad = "declared no column names";
+            else if (f->kind != JOULE_EVENTS && !(f->rate > 0 && isfinite(f->rate)))
+                bad = "declared no rate";
+            if (bad) {
+                char *msg = jl_printf("output '%s' %s", d->outputs[p].name, bad);
+                pthread_mutex_lock(&r->mu);
+                job_fail(j, n, msg);
+                pthread_mutex_unlock(&r->mu);
+                free(msg);
+                return -1;
+            }
+            jl_outport *o = &n->out[p];
+            /* 0/0 means 1/1; 0/d means "emits only at finish" */
+            o->num = f->out_num || f->out_den ? f->out_num : 1;
+            o->den = f->out_den ? f->out_den : 1;
+            o->last_time = -INFINITY;
+            /* Chunks hold `chunk` rows of two floats' worth of bytes: wider
+             * streams get fewer rows, so that a chunk's memory is about the
+             * same whatever its columns (a spectrum of 513 bins gets 15 rows
+             * of the 4096 a stereo signal gets). */
+            uint64_t row_bytes = (uint64_t)f->n_columns * sizeof(float) + (f->kind == JOULE_EVENTS ? 8 : 0);
+            uint64_t cap = (uint64_t)r->chunk_rows * 2 * sizeof(float) / row_bytes;
+            uint64_t need = (o->num + (uint64_t)o->den - 1) / o->den;
+            if (cap < need)
+                cap = need;
+            if (cap < 1)
+                cap = 1;
+            if (cap > (1u << 24))
+                cap = 1u << 24;
+            o->rows_cap = (uint32_t)cap;
+            quota += (QUEUE_CAP + 1) * jl_pool_block_bytes(o->rows_cap, f->n_columns, f->kind == JOULE_EVENTS);
+        }
+    }
+    j->quota = quota;
+    return 0;
+}
+
+/* Commit (on success) and close every node, release every chunk. Called
+ * without the lock, once no node of the job is in a step. */
+static void job_close(run *r, jl_job *j)
+{
+    if (!j->failed && interrupted) {
+        j->failed = 1;
+        j->error = jl_printf("%s: interrupted", j->input);
+    }
+    if (!j->failed) {
+        for (size_t i = 0; i < j->n; i++) {
+            jl_nrt *n = &j->nodes[i];
+            if (n->d->commit && n->d->commit(n->self) != JOULE_OK) {
+                pthread_mutex_lock(&r->mu);
+                job_fail(j, n, n->error ? n->error : "could not commit its output");
+                pthread_mutex_unlock(&r->mu);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        jl_nrt *n = &j->nodes[i];
+        if (n->opened)
+            n->d->close(n->self);
+        for (uint32_t k = 0; k < n->d->n_inputs; k++)
+            jl_queue_clear(&n->in[k].q, r->pool);
+        for (uint32_t p = 0; p < n->d->n_outputs; p++) {
+            jl_chunk_unref(r->pool, n->out[p].fill);
+            free(n->out[p].cons);
+        }
+        if (n->paths)
+            for (uint32_t k = 0; k < n->d->n_params; k++)
+                free(n->paths[k]);
+        free(n->paths);
+        free(n->values);
+        free(n->in);
+        free(n->out);
+        free(n->obuf);
+        free(n->in_fmts);
+        free(n->out_fmts);
+        free(n->error);
+    }
+    if (j->reserved)
+        jl_pool_unreserve(r->pool, j->quota);
+    if (j->failed)
+        report_error(r, j->error);
+}
+
+/* Start a job whose quota the pool can cover (lock held). */
+static int try_start(run *r, jl_job *j)
+{
+    int alone = 1;
+    for (size_t i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i].state == J_RUNNING || r->jobs[i].state == J_FINALIZE)
+            alone = 0;
+    if (jl_pool_reserve(r->pool, j->quota, alone))
+        return 0;
+    j->reserved = 1;
+    j->state = J_RUNNING;
+    for (size_t i = 0; i < j->n; i++)
+        make_ready(r, &j->nodes[i]);
+    return 1;
+}
+
+static void merge_stats(joule_report *rep, jl_job *j)
+{
+    for (size_t i = 0; i < j->n && rep; i++)
+        jl_stats_merge(&rep->nodes[i], &j->nodes[i].st);
+}
+
+/* The worker loop: every thread, the caller's included, runs it. */
+static void work(run *r, joule_report *rep)
+{
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        if (interrupted && !r->stopping) {
+            r->stopping = 1;
+            for (size_t i = 0; i < r->n_jobs; i++) {
+                jl_job *j = &r->jobs[i];
+                if (j->state == J_RUNNING || j->state == J_WAITING) {
+                    job_fail(j, NULL, "interrupted");
+                    if (j->state == J_WAITING) {
+                        /* unlink from the waiting list */
+                        jl_job **pp = &r->waiting;
+                        while (*pp && *pp != j)
+                            pp = &(*pp)->next;
+                        if (*pp)
+                            *pp = j->next;
+                    }
+                    if (j->busy == 0) {
+                        j->state = J_FINALIZE;
+                        j->next = r->finalize;
+                        r->finalize = j;
+                    }
+                }
+            }
+            pthread_cond_broadcast(&r->cv);
+        }
+        if (r->finalize) {
+            jl_job *j = r->finalize;
+            r->finalize = j->next;
+            pthread_mutex_unlock(&r->mu);
+            job_close(r, j);
+            pthread_mutex_lock(&r->mu);
+            merge_stats(rep, j);
+            free(j->nodes);
+            j->nodes = NULL;
+            j->state = J_DONE;
+            r->active--;
+            r->finished++;
+            if (j->failed)
+                r->failed++;
+            /* Room for waiting jobs now. */
+            while (r->waiting && try_start(r, r->waiting))
+                r->waiting = r->waiting->next;
+            pthread_cond_broadcast(&r->cv);
+            continue;
+        }
+        if (r->ready_head) {
+            jl_nrt *n = r->ready_head;
+            r->ready_head = n->ready_next;
+            if (!r->ready_head)
+                r->ready_tail = NULL;
+            n->queued = 0;
+            if (!is_ready(n))
+                continue;
+            n->busy = 1;
+            step(r, n);
+            continue;
+        }
+        if (!r->stopping && r->next_open < r->n_jobs && r->active < r->max_active) {
+            jl_job *j = &r->jobs[r->next_open++];
+            r->active++;
+            j->state = J_OPEN;
+            pthread_mutex_unlock(&r->mu);
+            int rc = job_open(r, j);
+            pthread_mutex_lock(&r->mu);
+            if (r->stopping)
+                job_fail(j, NULL, "interrupted");
+            if (rc || j->failed) {
+                j->state = J_FINALIZE;
+                j->next = r->finalize;
+                r->finalize = j;
+            } else if (!try_start(r, j)) {
+                j->state = J_WAITING;
+                jl_job **pp = &r->waiting;
+                while (*pp)
+                    pp = &(*pp)->next;
+                j->next = NULL;
+                *pp = j;
+            }
+            continue;
+        }
+        if (r->finished == r->n_jobs)
+            break;
+        if (interrupted && !r->stopping)
+            continue;
+        /* Idle. The timeout only lets an interrupt (set from a signal
+         * handler, which cannot signal a condition variable) be noticed. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+typedef struct worker_arg {
+    run *r;
+    joule_report *rep;
+} worker_arg;
+
+static void *worker_main(void *p)
+{
+    worker_arg *a = p;
+    work(a->r, a->rep);
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Refuse a run in which two outputs would land on the same path. */
+static int check_out_paths(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
+                           char **msg)
+{
+    size_t n = 0, cap = 16;
+    char **paths = jl_malloc(cap * sizeof *paths);
+    for (size_t f = 0; f < n_files; f++)
+        for (size_t i = 0; i < g->n; i++) {
+            const joule_descriptor *d = g->nodes[i].plugin->desc;
+            for (uint32_t k = 0; k < d->n_params; k++)
+                if (d->params[k].flags & JOULE_PARAM_OUT_PATH) {
+                    if (n == cap)
+                        paths = jl_realloc(paths, (cap *= 2) * sizeof *paths);
+                    char *p = jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir);
+                    paths[n++] = jl_printf("%s\t%s\t%s", p, g->nodes[i].name, files[f]);
+                    free(p);
+                }
+        }
+    qsort(paths, n, sizeof *paths, cmp_str);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++) {
+        size_t la = strcspn(paths[i - 1], "\t"), lb = strcspn(paths[i], "\t");
+        if (la == lb && !strncmp(paths[i - 1], paths[i], la)) {
+            char *a = paths[i - 1], *b = paths[i];
+            char *na = a + la + 1, *nb = b + lb + 1;
+            char *fa = strchr(na, '\t') + 1, *fb = strchr(nb, '\t') + 1;
+            *msg = jl_printf("%.*s would be written twice (node '%.*s' for %s, node '%.*s' for %s): put {stem} "
+                             "or {node} in the paths",
+                             (int)la, a, (int)(fa - na - 1), na, fa, (int)(fb - nb - 1), nb, fb);
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+static int mkdirs(const char *dir)
+{
+    char *p = jl_strdup(dir);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(p, 0777);
+            *s = '/';
+        }
+    int rc = mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+int joule_run(const joule_graph *g, const char *const *files, size_t n_files, const joule_run_options *opt,
+              joule_report **report)
+{
+    double t_start = jl_now();
+    if (report)
+        *report = NULL;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.g = g;
+    r.opt = opt;
+    r.out_dir = opt && opt->out_dir ? opt->out_dir : ".";
+    r.chunk_rows = opt && opt->chunk_rows ? opt->chunk_rows : g->chunk_rows;
+    size_t memory = opt && opt->memory ? opt->memory : g->memory;
+    int threads = opt && opt->threads ? opt->threads : g->threads;
+    if (threads <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = nc > 0 ? (int)nc : 1;
+    }
+    pthread_mutex_init(&r.err_mu, NULL);
+    char *msg = NULL;
+    if (check_out_paths(g, files, n_files, r.out_dir, &msg)) {
+        report_error(&r, msg);
+        free(msg);
+        pthread_mutex_destroy(&r.err_mu);
+        return JOULE_E_USAGE;
+    }
+    if (mkdirs(r.out_dir)) {
+        msg = jl_printf("%s: cannot create the output folder: %s", r.out_dir, strerror(errno));
+        report_error(&r, msg);
+        free(msg);
+        pthread_mutex_destroy(&r.err_mu);
+        return JOULE_E_IO;
+    }
+    interrupted = 0;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.pool = jl_pool_new(memory);
+    r.jobs = jl_calloc(n_files ? n_files : 1, sizeof *r.jobs);
+    r.n_jobs = n_files;
+    for (size_t i = 0; i < n_files; i++) {
+        r.jobs[i].index = i;
+        r.jobs[i].input = files[i];
+        r.jobs[i].verbose = opt && opt->verbose;
+    }
+    /* As many jobs open as threads, plus one being opened while they run:
+     * enough to keep every thread busy when each job is a short pipeline. */
+    r.max_active = (size_t)threads + 1;
+
+    joule_report *rep = jl_calloc(1, sizeof *rep);
+    rep->n_nodes = g->n;
+    rep->nodes = jl_calloc(g->n ? g->n : 1, sizeof *rep->nodes);
+    for (size_t i = 0; i < g->n; i++) {
+        rep->nodes[i].name = jl_strdup(g->nodes[i].name);
+        rep->nodes[i].plugin = jl_strdup(g->nodes[i].plugin->desc->name);
+    }
+
+    /* The calling thread is one of the workers. */
+    pthread_t *tids = jl_calloc((size_t)threads, sizeof *tids);
+    worker_arg wa = {&r, rep};
+    int started = 0;
+    for (int i = 1; i < threads; i++)
+        if (pthread_create(&tids[started], NULL, worker_main, &wa) == 0)
+            started++;
+    work(&r, rep);
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    free(tids);
+
+    rep->wall = jl_now() - t_start;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        rep->peak_rss = (size_t)ru.ru_maxrss * 1024;
+    rep->pool_high_water = jl_pool_high_water(r.pool);
+    rep->pool_allocated = jl_pool_allocated(r.pool);
+    rep->pool_budget = memory;
+    rep->files_done = r.finished - r.failed;
+    rep->files_failed = r.failed;
+    rep->threads = threads;
+    rep->chunk_rows = r.chunk_rows;
+    for (size_t i = 0; i < n_files; i++)
+        free(r.jobs[i].error);
+    free(r.jobs);
+    jl_pool_free(r.pool);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    pthread_mutex_destroy(&r.err_mu);
+    if (report)
+        *report = rep;
+    else
+        joule_report_free(rep);
+    if (interrupted)
+        return JOULE_E_INTERRUPTED;
+    return r.failed ? JOULE_E_INPUT : 0;
+}
