@@ -61,6 +61,38 @@ static const char *map_name(int m)
     }
 }
 
+/* A header that promises more audio than the file holds is a truncated
+ * file. libsndfile opens it anyway, trimming the length to what is there,
+ * and notes the lie in its log as "data : N (should be M)": find that. A
+ * streamed file whose writer could not fill in the size (0 or 0xFFFFFFFF)
+ * is not truncated. */
+static int check_lengths(source *s, const joule_host *h)
+{
+    char log[8192];
+    memset(log, 0, sizeof log);
+    sf_command(s->sf, SFC_GET_LOG_INFO, log, sizeof log - 1);
+    for (char *line = log; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        const char *should = strstr(line, "(should be ");
+        const char *colon = strchr(line, ':');
+        if (should && colon && colon < should) {
+            char label[16] = "";
+            sscanf(line, " %15[A-Za-z0-9 ]", label);
+            long long said = strtoll(colon + 1, NULL, 10), real = strtoll(should + 11, NULL, 10);
+            int payload = !strncmp(label, "data", 4) || !strncmp(label, "SSND", 4);
+            if (payload && said > real && said != 0xFFFFFFFFLL && said != 0xFFFFFFFFLL - 8) {
+                h->error(h, "%s: truncated: the header promises %lld bytes of audio, the file holds %lld", s->path,
+                         said, real);
+                return -1;
+            }
+        }
+        line = next;
+    }
+    return 0;
+}
+
 static int src_open(const joule_open_args *a, void **self)
 {
     const joule_host *h = a->host;
@@ -89,6 +121,8 @@ static int src_open(const joule_open_args *a, void **self)
         h->error(h, "%s: the header gives %d channels at %d Hz", s->path, s->info.channels, s->info.samplerate);
         return JOULE_ERROR;
     }
+    if (check_lengths(s, h))
+        return JOULE_ERROR;
     int nch = s->info.channels;
     int *map = NULL;
     if (a->params[0].e == 1) {

@@ -30,10 +30,10 @@ static char *range_text(const joule_param *d)
     const char *sp = *u ? " " : "";
     int has_min = d->flags & JOULE_PARAM_HAS_MIN, has_max = d->flags & JOULE_PARAM_HAS_MAX;
     if (has_min && has_max)
-        return jl_printf("between %g and %g%s%s", d->min, d->max, sp, u);
+        return jl_printf("between %.15g and %.15g%s%s", d->min, d->max, sp, u);
     if (has_min)
-        return jl_printf("at least %g%s%s", d->min, sp, u);
-    return jl_printf("at most %g%s%s", d->max, sp, u);
+        return jl_printf("at least %.15g%s%s", d->min, sp, u);
+    return jl_printf("at most %.15g%s%s", d->max, sp, u);
 }
 
 static int check_range(const joule_param *d, double x, char **why)

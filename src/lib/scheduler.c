@@ -749,6 +749,17 @@ static void work(run *r, joule_report *rep)
             job_close(r, j);
             pthread_mutex_lock(&r->mu);
             merge_stats(rep, j);
+            /* A failed job's nodes may still be queued as ready. */
+            jl_nrt **pp = &r->ready_head;
+            r->ready_tail = NULL;
+            while (*pp) {
+                if ((*pp)->job == j)
+                    *pp = (*pp)->ready_next;
+                else {
+                    r->ready_tail = *pp;
+                    pp = &(*pp)->ready_next;
+                }
+            }
             free(j->nodes);
             j->nodes = NULL;
             j->state = J_DONE;

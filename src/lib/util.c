@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static void oom(void)
@@ -119,30 +120,33 @@ void jl_strv_free(char **v)
     free(v);
 }
 
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and transpositions of neighbours ("rsm" is one step from "rms"), case
+ * ignored. */
 size_t jl_edit_distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    size_t *row = jl_malloc((lb + 1) * sizeof *row);
+    size_t la = strlen(a), lb = strlen(b), w = lb + 1;
+    size_t *d = jl_malloc((la + 1) * w * sizeof *d);
+    for (size_t i = 0; i <= la; i++)
+        d[i * w] = i;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        d[j] = j;
+    for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            size_t best = diag + cost;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            if (up + 1 < best)
-                best = up + 1;
-            row[j] = best;
-            diag = up;
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            size_t best = d[(i - 1) * w + j - 1] + (ca != cb);
+            if (d[(i - 1) * w + j] + 1 < best)
+                best = d[(i - 1) * w + j] + 1;
+            if (d[i * w + j - 1] + 1 < best)
+                best = d[i * w + j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) && tolower((unsigned char)a[i - 2]) == cb &&
+                d[(i - 2) * w + j - 2] + 1 < best)
+                best = d[(i - 2) * w + j - 2] + 1;
+            d[i * w + j] = best;
         }
-    }
-    size_t d = row[lb];
-    free(row);
-    return d;
+    size_t r = d[la * w + lb];
+    free(d);
+    return r;
 }
 
 const char *jl_suggest(const char *word, const char *const *cands, size_t n)
@@ -157,6 +161,10 @@ const char *jl_suggest(const char *word, const char *const *cands, size_t n)
     size_t bestd = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
         size_t d = jl_edit_distance(word, cands[i]);
+        /* one a prefix of the other ("output" for "out") is close too */
+        size_t lc = strlen(cands[i]);
+        if (lc >= 2 && len >= 2 && !strncasecmp(word, cands[i], lc < len ? lc : len))
+            d = d < limit ? d : limit;
         if (d < bestd) {
             bestd = d;
             best = cands[i];

@@ -1,0 +1,141 @@
+/* check_cli.c — the joule command end to end: usage and exit statuses,
+ * graph errors before any input is read, bad inputs, plugins/inspect, and
+ * the example graph's RMS against an independent computation. */
+#include "testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(test_usage)
+{
+    ck_assert_int_eq(tu_joule("--help"), 0);
+    ck_assert_int_eq(tu_joule("--version"), 0);
+    ck_assert_int_eq(tu_joule("%s", ""), 2);
+    ck_assert_int_eq(tu_joule("frobnicate"), 2);
+    ck_assert_ptr_nonnull(strstr(tu_stderr(), "unknown command 'frobnicate'"));
+    ck_assert_int_eq(tu_joule("run"), 2);
+    ck_assert_int_eq(tu_joule("run -j 0 x.ini"), 2);
+    ck_assert_int_eq(tu_joule("--no-such-option"), 2);
+    ck_assert_int_eq(tu_joule("inspect nothing_like_it"), 2);
+    ck_assert_int_eq(tu_joule("inspect energy"), 0);
+    ck_assert_int_eq(tu_joule("plugins"), 0);
+}
+END_TEST
+
+START_TEST(test_misspelt_plugin)
+{
+    /* exit 2, file:line and a suggestion, before any input is read (the
+     * input does not even exist) */
+    tu_write_file(tu_path("graph.ini"), "[in]\nplugin = sndfile\n\n[rms]\nplugin = enrgy\ninput = in\n\n"
+                                        "[out]\nplugin = csv\ninput = rms\n");
+    int rc = tu_joule("run '%s' '%s'", tu_path("graph.ini"), tu_path("missing.wav"));
+    ck_assert_int_eq(rc, 2);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:5: node 'rms': unknown plugin 'enrgy'; did you mean 'energy'?\n",
+             tu_path("graph.ini"));
+    ck_assert_str_eq(tu_stderr(), want);
+    ck_assert_int_eq(tu_joule("validate '%s'", tu_path("graph.ini")), 2);
+}
+END_TEST
+
+static const char *example(void)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/examples/energy.ini", getenv("top_srcdir") ? getenv("top_srcdir") : "..");
+    return path;
+}
+
+START_TEST(test_example_rms)
+{
+    /* examples/energy.ini on a 16-bit WAV: every RMS within 1e-5 of a
+     * direct computation from the integer samples */
+    const int rate = 44100, n = rate * 2 + 123;
+    short *pcm = malloc((size_t)n * 2 * sizeof *pcm);
+    float *x = malloc((size_t)n * 2 * sizeof *x);
+    unsigned s = 99;
+    for (int i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        pcm[2 * i] = (short)(12000 * sin(i * 0.031) + (int)((s >> 16) % 2001) - 1000);
+        pcm[2 * i + 1] = (short)(i % 3000 - 1500);
+        x[2 * i] = pcm[2 * i] / 32768.0f;
+        x[2 * i + 1] = pcm[2 * i + 1] / 32768.0f;
+    }
+    tu_write_wav(tu_path("music.wav"), rate, 2, (size_t)n, x, 0x0002 /* PCM 16 */);
+    ck_assert_int_eq(tu_joule("validate '%s'", example()), 0);
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", example(), tu_path("music.wav"), tu_path("ex")), 0);
+    tu_csv c;
+    ck_assert_int_eq(tu_csv_read(tu_path("ex/music.energy.csv"), &c), 0);
+    ck_assert_uint_eq(c.rows, (size_t)(n - 1024) / 512 + 1);
+    int k0 = tu_csv_col(&c, "rms_ch0"), k1 = tu_csv_col(&c, "rms_ch1");
+    ck_assert_int_ge(k0, 0);
+    ck_assert_int_ge(k1, 0);
+    for (size_t r = 0; r < c.rows; r++) {
+        double s0 = 0, s1 = 0;
+        for (size_t i = r * 512; i < r * 512 + 1024; i++) {
+            s0 += (pcm[2 * i] / 32768.0) * (pcm[2 * i] / 32768.0);
+            s1 += (pcm[2 * i + 1] / 32768.0) * (pcm[2 * i + 1] / 32768.0);
+        }
+        ck_assert_double_eq_tol(c.v[r * c.cols + (size_t)k0], sqrt(s0 / 1024), 1e-5);
+        ck_assert_double_eq_tol(c.v[r * c.cols + (size_t)k1], sqrt(s1 / 1024), 1e-5);
+    }
+    tu_csv_free(&c);
+    free(pcm);
+    free(x);
+}
+END_TEST
+
+START_TEST(test_bad_inputs)
+{
+    const char *g = tu_path("e.ini");
+    tu_write_file(g, "[in]\nplugin = sndfile\n[out]\nplugin = csv\ninput = in\n");
+    /* missing, empty, not audio, truncated: each a one-line error naming the
+     * file, exit 1, and the good file beside them still processed */
+    tu_write_file(tu_path("empty.wav"), "");
+    tu_write_file(tu_path("text.wav"), "RIFF but not really a wave file, just text\n");
+    float x[2000];
+    for (int i = 0; i < 2000; i++)
+        x[i] = (float)i / 2000;
+    tu_write_wav(tu_path("good.wav"), 8000, 1, 2000, x, 0);
+    tu_write_wav(tu_path("cut.wav"), 8000, 1, 2000, x, 0);
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "truncate -s 3000 '%s'", tu_path("cut.wav")), 0);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    int rc = tu_joule("run '%s' '%s' '%s' '%s' '%s' '%s' -o '%s'", g, tu_path("nope.wav"), tu_path("empty.wav"),
+                      tu_path("text.wav"), tu_path("cut.wav"), tu_path("good.wav"), tu_path("bad"));
+    ck_assert_int_eq(rc, 1);
+    const char *err = tu_stderr();
+    ck_assert_ptr_nonnull(strstr(err, "nope.wav: node 'in' (sndfile 1.0.0): "));
+    ck_assert_ptr_nonnull(strstr(err, "empty.wav: node 'in'"));
+    ck_assert_ptr_nonnull(strstr(err, "text.wav: node 'in'"));
+    ck_assert_ptr_nonnull(strstr(err, "cut.wav: node 'in' (sndfile 1.0.0): "));
+    ck_assert_ptr_nonnull(strstr(err, "truncated"));
+    int lines = 0;
+    for (const char *p = err; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 4);
+    ck_assert(tu_exists(tu_path("bad/good.out.csv")));
+    ck_assert(!tu_exists(tu_path("bad/cut.out.csv")));
+    ck_assert(!tu_exists(tu_path("bad/empty.out.csv")));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("Core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_misspelt_plugin);
+    tcase_add_test(tc, test_example_rms);
+    tcase_add_test(tc, test_bad_inputs);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

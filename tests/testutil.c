@@ -1,0 +1,183 @@
+/* testutil.c — see testutil.h. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <sndfile.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char *last_stderr;
+
+static void cleanup(void)
+{
+    if (tmpdir[0] && !getenv("TU_KEEP")) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd)) {
+        }
+    }
+}
+
+const char *tu_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/joule-test.XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(99);
+        }
+        atexit(cleanup);
+    }
+    return tmpdir;
+}
+
+const char *tu_path(const char *name)
+{
+    static char ring[16][512];
+    static int k;
+    char *p = ring[k++ % 16];
+    snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
+    return p;
+}
+
+void tu_write_wav(const char *path, int rate, int channels, size_t frames, const float *data, int format)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = rate;
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | (format ? format : SF_FORMAT_FLOAT);
+    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+    if (!sf) {
+        fprintf(stderr, "%s: %s\n", path, sf_strerror(NULL));
+        exit(99);
+    }
+    if (sf_writef_float(sf, data, (sf_count_t)frames) != (sf_count_t)frames) {
+        fprintf(stderr, "%s: short write\n", path);
+        exit(99);
+    }
+    sf_close(sf);
+}
+
+void tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f)) {
+        perror(path);
+        exit(99);
+    }
+}
+
+char *tu_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    size_t got;
+    while ((got = fread(s + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0)
+            s = realloc(s, cap *= 2);
+    }
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+int tu_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int tu_joule(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *args;
+    if (vasprintf(&args, fmt, ap) < 0)
+        exit(99);
+    va_end(ap);
+    const char *joule = getenv("JOULE");
+    const char *err = tu_path("stderr.txt");
+    char *cmd;
+    if (asprintf(&cmd, "%s %s 2>'%s' >/dev/null", joule ? joule : "joule", args, err) < 0)
+        exit(99);
+    int st = system(cmd);
+    free(cmd);
+    free(args);
+    free(last_stderr);
+    last_stderr = tu_read_file(err);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+const char *tu_stderr(void)
+{
+    return last_stderr ? last_stderr : "";
+}
+
+int tu_csv_read(const char *path, tu_csv *csv)
+{
+    memset(csv, 0, sizeof *csv);
+    char *text = tu_read_file(path);
+    if (!text)
+        return -1;
+    char *save = NULL;
+    char *line = strtok_r(text, "\n", &save);
+    if (!line) {
+        free(text);
+        return -1;
+    }
+    size_t cols = 1;
+    for (char *p = line; *p; p++)
+        cols += *p == ',';
+    csv->cols = cols;
+    csv->names = calloc(cols, sizeof *csv->names);
+    size_t k = 0;
+    for (char *s2 = NULL, *t = strtok_r(line, ",", &s2); t && k < cols; t = strtok_r(NULL, ",", &s2))
+        csv->names[k++] = strdup(t);
+    size_t cap = 1024;
+    csv->v = malloc(cap * cols * sizeof *csv->v);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        if (csv->rows == cap)
+            csv->v = realloc(csv->v, (cap *= 2) * cols * sizeof *csv->v);
+        char *p = line;
+        for (size_t c = 0; c < cols; c++) {
+            char *end;
+            csv->v[csv->rows * cols + c] = strtod(p, &end);
+            p = *end == ',' ? end + 1 : end;
+        }
+        csv->rows++;
+    }
+    free(text);
+    return 0;
+}
+
+int tu_csv_col(const tu_csv *csv, const char *name)
+{
+    for (size_t c = 0; c < csv->cols; c++)
+        if (!strcmp(csv->names[c], name))
+            return (int)c;
+    return -1;
+}
+
+void tu_csv_free(tu_csv *csv)
+{
+    for (size_t c = 0; c < csv->cols; c++)
+        free(csv->names[c]);
+    free(csv->names);
+    free(csv->v);
+    memset(csv, 0, sizeof *csv);
+}

@@ -1,0 +1,38 @@
+/* testutil.h — helpers shared by the test suites: temporary folders, WAV
+ * files written with libsndfile, running the joule command, reading CSV. */
+#ifndef JOULE_TESTUTIL_H
+#define JOULE_TESTUTIL_H
+
+#include <stddef.h>
+
+/* A fresh temporary folder (removed by tu_cleanup at exit). */
+const char *tu_tmpdir(void);
+/* tu_tmpdir()/name, in a static ring of buffers (valid for 16 calls). */
+const char *tu_path(const char *name);
+
+/* Write `frames` interleaved frames of `channels` channels as a WAV file
+ * (format: SF_FORMAT_PCM_16, _PCM_24, _FLOAT; 0 = float). */
+void tu_write_wav(const char *path, int rate, int channels, size_t frames, const float *data, int format);
+/* Write a text file. */
+void tu_write_file(const char *path, const char *text);
+/* Read a whole file (malloc'd, NUL-terminated); NULL if missing. */
+char *tu_read_file(const char *path);
+int tu_exists(const char *path);
+
+/* Run the joule command with the given arguments (a shell fragment), with
+ * the build tree's plugins. Returns its exit status; its stderr is kept in
+ * tu_stderr() until the next call. */
+int tu_joule(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *tu_stderr(void);
+
+/* A CSV file read as numbers: header names and rows × cols values. */
+typedef struct tu_csv {
+    size_t rows, cols;
+    char **names;
+    double *v;
+} tu_csv;
+int tu_csv_read(const char *path, tu_csv *csv); /* 0 or -1 */
+int tu_csv_col(const tu_csv *csv, const char *name); /* index or -1 */
+void tu_csv_free(tu_csv *csv);
+
+#endif
