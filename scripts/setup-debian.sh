@@ -1,0 +1,18 @@
+#!/bin/sh
+# setup-debian.sh — install what joule needs to build and test, on Debian 12
+# (as root; with sudo otherwise). Installs only what is missing; safe to rerun.
+set -eu
+pkgs="gcc g++ make autoconf automake libtool pkg-config
+      libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev check"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "setup: installing$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing >/dev/null

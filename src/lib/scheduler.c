@@ -63,11 +63,17 @@
 
 #define QUEUE_CAP 4
 
-static volatile sig_atomic_t interrupted;
+/* Set from a signal handler: a lock-free atomic, read by every worker. */
+static sig_atomic_t interrupted;
 
 void joule_interrupt(void)
 {
-    interrupted = 1;
+    __atomic_store_n(&interrupted, 1, __ATOMIC_RELAXED);
+}
+
+static int is_interrupted(void)
+{
+    return __atomic_load_n(&interrupted, __ATOMIC_RELAXED);
 }
 
 typedef struct jl_inport jl_inport;
@@ -649,7 +655,7 @@ static int job_open(run *r, jl_job *j)
  * without the lock, once no node of the job is in a step. */
 static void job_close(run *r, jl_job *j)
 {
-    if (!j->failed && interrupted) {
+    if (!j->failed && is_interrupted()) {
         j->failed = 1;
         j->error = jl_printf("%s: interrupted", j->input);
     }
@@ -719,7 +725,7 @@ static void work(run *r, joule_report *rep)
 {
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        if (interrupted && !r->stopping) {
+        if (is_interrupted() && !r->stopping) {
             r->stopping = 1;
             for (size_t i = 0; i < r->n_jobs; i++) {
                 jl_job *j = &r->jobs[i];
@@ -810,7 +816,7 @@ static void work(run *r, joule_report *rep)
         }
         if (r->finished == r->n_jobs)
             break;
-        if (interrupted && !r->stopping)
+        if (is_interrupted() && !r->stopping)
             continue;
         /* Idle. The timeout only lets an interrupt (set from a signal
          * handler, which cannot signal a condition variable) be noticed. */
@@ -929,7 +935,7 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         pthread_mutex_destroy(&r.err_mu);
         return JOULE_E_IO;
     }
-    interrupted = 0;
+    __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.pool = jl_pool_new(memory);
@@ -986,7 +992,7 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         *report = rep;
     else
         joule_report_free(rep);
-    if (interrupted)
+    if (is_interrupted())
         return JOULE_E_INTERRUPTED;
     return r.failed ? JOULE_E_INPUT : 0;
 }
