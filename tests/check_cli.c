@@ -123,6 +123,35 @@ START_TEST(test_bad_inputs)
 }
 END_TEST
 
+START_TEST(test_stats_report_progress)
+{
+    float x[8000];
+    for (int i = 0; i < 8000; i++)
+        x[i] = (float)(i % 100) / 100;
+    tu_write_wav(tu_path("s.wav"), 8000, 1, 8000, x, 0);
+    tu_write_file(tu_path("s.ini"), "[in]\nplugin = sndfile\n[e]\nplugin = energy\ninput = in\nframe = 800\nhop = 400\n"
+                                    "[out]\nplugin = csv\ninput = e\n");
+    int rc = tu_joule("run '%s' '%s' -o '%s' --stats --report '%s' --progress", tu_path("s.ini"), tu_path("s.wav"),
+                      tu_path("so"), tu_path("r.json"));
+    ck_assert_int_eq(rc, 0);
+    const char *err = tu_stderr();
+    /* the table: a row per node with its rows in and out */
+    ck_assert_ptr_nonnull(strstr(err, "rows in"));
+    ck_assert_ptr_nonnull(strstr(err, "files 1 done, 0 failed"));
+    ck_assert_ptr_nonnull(strstr(err, "1/1 files"));
+    char *json = tu_read_file(tu_path("r.json"));
+    ck_assert_ptr_nonnull(json);
+    ck_assert_ptr_nonnull(strstr(json, "\"files\": {\"done\": 1, \"failed\": 0"));
+    /* energy: 8000 rows in; 19 frames + 1 summary row out */
+    ck_assert_ptr_nonnull(strstr(json, "\"name\": \"e\", \"plugin\": \"energy\", \"rows_in\": 8000, \"rows_out\": 20,"));
+    ck_assert_ptr_nonnull(strstr(json, "\"latency_s\": {\"p50\": "));
+    free(json);
+    /* without a terminal and without --progress: no progress line */
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", tu_path("s.ini"), tu_path("s.wav"), tu_path("so")), 0);
+    ck_assert_str_eq(tu_stderr(), "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -132,6 +161,7 @@ int main(void)
     tcase_add_test(tc, test_misspelt_plugin);
     tcase_add_test(tc, test_example_rms);
     tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_stats_report_progress);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

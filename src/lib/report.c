@@ -107,7 +107,8 @@ int joule_report_write_json(const joule_report *r, const char *path)
     fprintf(f, "  \"peak_rss_bytes\": %zu,\n  \"pool\": {\"budget_bytes\": %zu, \"high_water_bytes\": %zu, "
                "\"allocated_bytes\": %zu},\n",
             r->peak_rss, r->pool_budget, r->pool_high_water, r->pool_allocated);
-    fprintf(f, "  \"files\": {\"done\": %zu, \"failed\": %zu},\n  \"nodes\": [\n", r->files_done, r->files_failed);
+    fprintf(f, "  \"files\": {\"done\": %zu, \"failed\": %zu, \"bytes_read\": %llu},\n  \"nodes\": [\n",
+            r->files_done, r->files_failed, (unsigned long long)r->bytes_read);
     for (size_t i = 0; i < r->n_nodes; i++) {
         const jl_node_stats *s = &r->nodes[i];
         fprintf(f, "    {\"name\": ");

@@ -45,6 +45,7 @@
 #include "param.h"
 #include "pathtpl.h"
 #include "pool.h"
+#include "progress.h"
 #include "queue.h"
 #include "report.h"
 #include "util.h"
@@ -133,6 +134,7 @@ struct jl_job {
     size_t index;
     const char *input;
     int verbose;
+    uint64_t size;        /* the input file's bytes, for progress */
     jl_nrt *nodes;
     size_t n;
     int state;
@@ -771,6 +773,7 @@ static void work(run *r, joule_report *rep)
             j->state = J_DONE;
             r->active--;
             r->finished++;
+            r->bytes_read += j->size;
             if (j->failed)
                 r->failed++;
             /* Room for waiting jobs now. */
@@ -831,6 +834,37 @@ static void work(run *r, joule_report *rep)
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
+}
+
+/* Progress figures: finished files count whole, running ones by the share
+ * of their sources' rows read (when the sources know their length). */
+static void probe(void *ctx, size_t *files_done, size_t *files_total, uint64_t *bytes_done, uint64_t *bytes_total)
+{
+    run *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    *files_done = r->finished;
+    *files_total = r->n_jobs;
+    uint64_t done = r->bytes_read, total = 0;
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        jl_job *j = &r->jobs[i];
+        total += j->size;
+        if (j->state != J_RUNNING || !j->nodes)
+            continue;
+        double frac = 1, any = 0;
+        for (size_t k = 0; k < j->n; k++) {
+            jl_nrt *n = &j->nodes[k];
+            if (n->d->role != JOULE_ROLE_SOURCE || !n->out_fmts[0].length)
+                continue;
+            double f = (double)n->out[0].next_row / (double)n->out_fmts[0].length;
+            frac = f < frac ? f : frac;
+            any = 1;
+        }
+        if (any)
+            done += (uint64_t)(frac * (double)j->size);
+    }
+    pthread_mutex_unlock(&r->mu);
+    *bytes_done = done;
+    *bytes_total = total;
 }
 
 typedef struct worker_arg {
@@ -945,6 +979,9 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         r.jobs[i].index = i;
         r.jobs[i].input = files[i];
         r.jobs[i].verbose = opt && opt->verbose;
+        struct stat st;
+        if (stat(files[i], &st) == 0)
+            r.jobs[i].size = (uint64_t)st.st_size;
     }
     /* As many jobs open as threads, plus one being opened while they run:
      * enough to keep every thread busy when each job is a short pipeline. */
@@ -965,10 +1002,12 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     for (int i = 1; i < threads; i++)
         if (pthread_create(&tids[started], NULL, worker_main, &wa) == 0)
             started++;
+    jl_progress *prog = opt && opt->progress ? jl_progress_start(probe, &r) : NULL;
     work(&r, rep);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     free(tids);
+    jl_progress_stop(prog);
 
     rep->wall = jl_now() - t_start;
     struct rusage ru;
@@ -979,6 +1018,7 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     rep->pool_budget = memory;
     rep->files_done = r.finished - r.failed;
     rep->files_failed = r.failed;
+    rep->bytes_read = r.bytes_read;
     rep->threads = threads;
     rep->chunk_rows = r.chunk_rows;
     for (size_t i = 0; i < n_files; i++)

@@ -1,0 +1,23 @@
+/* progress.h — the one-line progress display on stderr. */
+#ifndef JOULE_PROGRESS_H
+#define JOULE_PROGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the figures come from: called from the display thread. */
+typedef void (*jl_progress_probe)(void *ctx, size_t *files_done, size_t *files_total, uint64_t *bytes_done,
+                                  uint64_t *bytes_total);
+
+typedef struct jl_progress jl_progress;
+
+/* Start redrawing the line four times a second, from a thread of its own. */
+jl_progress *jl_progress_start(jl_progress_probe probe, void *ctx);
+/* Stop, draw the final state, and end the line. NULL is a no-op. */
+void jl_progress_stop(jl_progress *p);
+
+/* Format one line into buf: "3/8 files  120.5 MB  95.1 MB/s  ETA 0:07". */
+void jl_progress_format(char *buf, size_t n, size_t files_done, size_t files_total, uint64_t bytes_done,
+                        uint64_t bytes_total, double elapsed);
+
+#endif
