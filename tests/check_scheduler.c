@@ -48,6 +48,24 @@ START_TEST(test_fanout_slow_branch)
 }
 END_TEST
 
+START_TEST(test_chain_in_place)
+{
+    /* pass-through nodes work in place on chunks nothing else holds, and
+     * copy the ones shared (p2 feeds two nodes) */
+    const char *g = GEN(50000) "[p1]\nplugin = t_pass\ninput = in\n[p2]\nplugin = t_pass\ninput = p1\n"
+                               "[p3]\nplugin = t_pass\ninput = p2\n[p4]\nplugin = t_pass\ninput = p2\n"
+                               "[p5]\nplugin = t_pass\ninput = p4\n"
+                               "[o1]\nplugin = csv\ninput = p3\npath = {stem}.a.csv\n"
+                               "[o2]\nplugin = csv\ninput = p5\npath = {stem}.b.csv\n";
+    static const char *const extra[] = {"-j 1", "-j 2 --set graph.chunk=7", "-j 3 --set graph.chunk=5000"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(run_graph(g, "x", extra[i]), 0);
+        expect_count(tu_path("out/x.a.csv"), 50000);
+        expect_count(tu_path("out/x.b.csv"), 50000);
+    }
+}
+END_TEST
+
 START_TEST(test_slow_sink_many_jobs_small_pool)
 {
     /* 12 jobs, 4 threads, the smallest budget: jobs must queue for their
@@ -192,6 +210,7 @@ int main(void)
     TCase *tc = tcase_create("Shapes");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_fanout_slow_branch);
+    tcase_add_test(tc, test_chain_in_place);
     tcase_add_test(tc, test_slow_sink_many_jobs_small_pool);
     tcase_add_test(tc, test_two_inputs);
     tcase_add_test(tc, test_failure_isolation);

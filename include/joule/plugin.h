@@ -114,7 +114,20 @@ typedef struct joule_format {
      * given) and for finish. */
     uint32_t out_num;
     uint32_t out_den;
+    uint32_t flags;             /* JOULE_FORMAT_IN_PLACE, ...                */
 } joule_format;
+
+/* Format flags (outputs). */
+#define JOULE_FORMAT_IN_PLACE 1u /* one row out per row in, same kind and
+                                    columns as input 0, each out row
+                                    computed from the same in row only (a
+                                    gain, a filter, a pass-through). The
+                                    host may then pass out->data ==
+                                    in->data (and times) and hand the very
+                                    chunk on downstream, without a copy;
+                                    process must work whether or not they
+                                    alias. Only for plugins of one input
+                                    and one output.                       */
 
 /* A run of consecutive rows of one stream. For inputs it is read-only and
  * belongs to the host, valid only during the call that receives it: copy

@@ -369,6 +369,72 @@ static int check_output(jl_nrt *n, uint32_t p, const joule_buffer *b, char **why
     return 0;
 }
 
+static void after_step(run *r, jl_nrt *n);
+
+/* In place: a plugin of one input and one output that maps each row to one
+ * row (JOULE_FORMAT_IN_PLACE) works on the input chunk itself when nothing
+ * else holds it, and the chunk goes on downstream as it is — no block
+ * taken, no copy. The quota argument holds: the chunk leaves the
+ * producer's queue as it enters this node's consumers' queues. */
+static int in_place_ok(const jl_nrt *n, const jl_inport *ip, const jl_chunk *head)
+{
+    const jl_outport *o = &n->out[0];
+    return n->d->n_inputs == 1 && n->d->n_outputs == 1 && (n->out_fmts[0].flags & JOULE_FORMAT_IN_PLACE) &&
+           ip->offset == 0 && (!o->fill || o->fill->buf.n_rows == 0) && head->kind == n->out_fmts[0].kind &&
+           head->buf.n_columns == n->out_fmts[0].n_columns && __atomic_load_n(&head->refs, __ATOMIC_ACQUIRE) == 1;
+}
+
+static void step_in_place(run *r, jl_nrt *n, jl_inport *ip, jl_chunk *head)
+{
+    jl_job *j = n->job;
+    joule_buffer in = head->buf;
+    in.capacity = in.n_rows;
+    joule_buffer *out = &n->obuf[0];
+    *out = head->buf;
+    out->first_row = n->out[0].next_row;
+    out->n_rows = 0;
+    out->capacity = in.n_rows;
+    j->busy++;
+    pthread_mutex_unlock(&r->mu);
+    double t0 = jl_now();
+    int rc = n->d->process(n->self, 0, &in, out);
+    double dt = jl_now() - t0;
+    pthread_mutex_lock(&r->mu);
+    j->busy--;
+    n->st.busy += dt;
+    n->st.calls++;
+    jl_stats_latency(&n->st, dt);
+    n->st.rows_in += in.n_rows;
+    char *why = NULL;
+    if (rc < 0)
+        job_fail(j, n, n->error ? n->error : "failed (the plugin gave no reason)");
+    else if (rc != JOULE_OK)
+        job_fail(j, n, "returned a status its call may not return");
+    else if (out->n_rows != in.n_rows) {
+        why = jl_printf("declared its output in place but wrote %u rows for %u", out->n_rows, in.n_rows);
+        job_fail(j, n, why);
+        free(why);
+    } else if (!check_output(n, 0, out, &why)) {
+        jl_chunk *c = jl_queue_pop(&ip->q);
+        c->buf.first_row = n->out[0].next_row;
+        n->out[0].next_row += c->buf.n_rows;
+        n->st.rows_out += c->buf.n_rows;
+        /* hand it on as this node's output */
+        jl_outport *o = &n->out[0];
+        for (size_t i = 0; i < o->n_cons; i++) {
+            jl_queue_push(&o->cons[i]->q, c);
+            jl_nrt *cn = o->cons[i]->node;
+            if (o->cons[i]->q.len > cn->st.queue_high_water)
+                cn->st.queue_high_water = o->cons[i]->q.len;
+        }
+        jl_chunk_unref(r->pool, c);
+    } else {
+        job_fail(j, n, why);
+        free(why);
+    }
+    after_step(r, n);
+}
+
 /* Run one step of node n. Called and returns with the lock held. */
 static void step(run *r, jl_nrt *n)
 {
@@ -401,9 +467,14 @@ static void step(run *r, jl_nrt *n)
             n->phase = PH_FINISH;
     }
 
+    jl_chunk *head = action == A_INPUT ? jl_queue_peek(&ip->q) : NULL;
+    if (head && in_place_ok(n, ip, head)) {
+        step_in_place(r, n, ip, head);
+        return;
+    }
+
     /* Output room, and the input slice that fits it. */
     uint32_t take = 0;
-    jl_chunk *head = action == A_INPUT ? jl_queue_peek(&ip->q) : NULL;
     if (head)
         take = head->buf.n_rows - ip->offset;
     for (uint32_t p = 0; p < d->n_outputs; p++) {
@@ -510,6 +581,14 @@ static void step(run *r, jl_nrt *n)
                 push_fill(r, n, p);
         }
     }
+    after_step(r, n);
+}
+
+/* Bookkeeping after any step: the node is free again; its job may be over;
+ * its neighbours may have become ready. Lock held. */
+static void after_step(run *r, jl_nrt *n)
+{
+    jl_job *j = n->job;
     n->busy = 0;
     if (r->stopping)
         job_fail(j, NULL, "interrupted");

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The scheduler and energy benchmarks (issue targets), as same-run ratios.
+
+Each measurement runs command A and command B alternately, RUNS times each,
+and compares medians. Wall time is measured here; peak RSS comes from GNU
+time (%M, the largest process). Called by run.sh, which prepares everything.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--runs", type=int, default=7)
+ap.add_argument("--build", required=True)
+ap.add_argument("--data", required=True)
+ap.add_argument("--out", required=True)
+ap.add_argument("--only", default="")
+args = ap.parse_args()
+
+here = os.path.dirname(os.path.abspath(__file__))
+joule = os.path.join(args.build, "joule", "src", "cli", "joule")
+limit_rms = os.path.join(args.build, "limit_rms")
+plugins = os.path.join(args.build, "joule", "plugins", ".libs")
+testplugins = os.path.join(args.build, "joule", "tests", ".libs")
+wav10 = os.path.join(args.data, "audio_10min.wav")
+wav60 = os.path.join(args.data, "audio_60min.wav")
+graphs = os.path.join(here, "graphs")
+env = dict(os.environ, JOULE_PLUGIN_PATH=plugins + ":" + testplugins)
+
+
+def run_once(cmd):
+    """(wall seconds, peak RSS in MiB) of one run."""
+    with tempfile.NamedTemporaryFile("r") as tf:
+        t0 = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        rss = int(tf.read().strip().splitlines()[-1]) / 1024.0
+    return wall, rss
+
+
+def pair(a, b, runs):
+    """Alternate A and B; return (median A, median B, max rss A, max rss B)."""
+    wa, wb, ra, rb = [], [], [], []
+    run_once(a), run_once(b)  # warm the page cache and the binaries
+    for _ in range(runs):
+        w, r = run_once(a)
+        wa.append(w), ra.append(r)
+        w, r = run_once(b)
+        wb.append(w), rb.append(r)
+    return statistics.median(wa), statistics.median(wb), max(ra), max(rb)
+
+
+def jrun(graph, files, outdir, threads, extra=()):
+    shutil.rmtree(outdir, ignore_errors=True)
+    return [joule, "run", os.path.join(graphs, graph)] + list(files) + ["-o", outdir, "-j", str(threads)] + list(extra)
+
+
+rows = []
+
+
+def report(name, a_desc, b_desc, ma, mb, ratio, target, ok):
+    rows.append((name, a_desc, ma, b_desc, mb, ratio, target, "yes" if ok else "NO"))
+    print("%-34s %-22s %8.3f s  %-22s %8.3f s  %6.2f  %-10s %s" % (name, a_desc, ma, b_desc, mb, ratio, target,
+                                                                   "ok" if ok else "MISSED"), flush=True)
+
+
+def want(name):
+    return not args.only or args.only in name
+
+
+out = args.out
+os.makedirs(out, exist_ok=True)
+print("%-34s %-22s %10s  %-22s %10s  %6s  %s" % ("measurement", "A", "median", "B", "median", "ratio", "target"))
+
+if want("energy"):
+    ma, mb, _, _ = pair(jrun("energy-rms.ini", [wav10], os.path.join(out, "e1"), 1),
+                        [limit_rms, "-o", os.path.join(out, "limit_rms.csv"), wav10], args.runs)
+    report("energy graph 10 min, -j1", "joule -j1", "limit_rms", ma, mb, ma / mb, "<= 1.15", ma / mb <= 1.15)
+
+if want("files"):
+    links = os.path.join(out, "eight")
+    shutil.rmtree(links, ignore_errors=True)
+    os.makedirs(links)
+    files = []
+    for i in range(8):
+        p = os.path.join(links, "in%d.wav" % i)
+        os.symlink(wav10, p)
+        files.append(p)
+    ma, mb, _, _ = pair(jrun("energy-rms.ini", files, os.path.join(out, "f1"), 1),
+                        jrun("energy-rms.ini", files, os.path.join(out, "f2"), 2), args.runs)
+    report("8 files, -j2 vs -j1", "joule -j1", "joule -j2", ma, mb, ma / mb, ">= 1.7", ma / mb >= 1.7)
+
+if want("branches"):
+    ma, mb, _, _ = pair(jrun("two-branches.ini", [wav10], os.path.join(out, "b1"), 1),
+                        jrun("two-branches.ini", [wav10], os.path.join(out, "b2"), 2), args.runs)
+    report("two heavy branches, -j2 vs -j1", "joule -j1", "joule -j2", ma, mb, ma / mb, ">= 1.4", ma / mb >= 1.4)
+
+if want("overhead"):
+    ma, mb, _, _ = pair(jrun("pass8.ini", [wav10], os.path.join(out, "p8"), 1),
+                        jrun("pass1.ini", [wav10], os.path.join(out, "p1"), 1), args.runs)
+    report("8 pass-through nodes vs 1, -j1", "8 nodes", "1 node", ma, mb, ma / mb, "<= 1.10", ma / mb <= 1.10)
+
+if want("memory"):
+    runs = max(3, args.runs // 2)
+    _, _, r60, r10 = pair(jrun("energy-rms.ini", [wav60], os.path.join(out, "m60"), 2),
+                          jrun("energy-rms.ini", [wav10], os.path.join(out, "m10"), 2), runs)
+    ok = r60 <= 48 and r60 <= 1.10 * r10
+    rows.append(("peak RSS", "60 min", r60, "10 min", r10, r60 / r10, "<= 48 MiB, <= 1.10", ok))
+    print("%-34s %-22s %8.1f MiB %-22s %8.1f MiB %6.2f  %-10s %s" % ("peak RSS, energy graph -j2", "60-min WAV", r60,
+                                                                      "10-min WAV", r10, r60 / r10,
+                                                                      "<=48, <=1.10", "ok" if ok else "MISSED"))
