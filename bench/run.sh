@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 shared=${JOULE_SHARED:-$top/../shared}
 runs=${1:-7}
+[ $# -gt 0 ] && shift
 "$shared/bench/install-peers.sh" >/dev/null
 "$top/scripts/setup-debian.sh"
 mkdir -p "$here/build" "$here/data" "$here/out"

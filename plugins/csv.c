@@ -2,9 +2,11 @@
  * names), then one line per row.
  *
  * Values are float32 printed with 9 significant digits (%.9g), the fewest
- * that always read back to the same float; times are doubles printed with
- * 12 (microseconds at a day's length), times being
- * t0 + row / rate for signals and frames and the row's own time for events.
+ * that always read back to the same float. Times — t0 + row / rate for
+ * signals and frames, the row's own time for events — are printed in
+ * seconds to the nanosecond, trailing zeros dropped ("0.011609977"), with
+ * integer arithmetic: a time column is as long as the file, and printf's
+ * exact decimal conversion of doubles would cost more than the values.
  * NaN and infinities print as nan, inf and -inf, which strtod, Python and
  * numpy read back.
  *
@@ -110,6 +112,42 @@ static size_t put_num(char *p, double v, int digits)
     return (size_t)sprintf(p, "%.*g", digits, v);
 }
 
+/* Seconds to the nanosecond: "12", "0.5", "0.011609977". */
+static size_t put_time(char *p, double t)
+{
+    if (!isfinite(t) || fabs(t) >= 9e9)
+        return put_num(p, t, 12);
+    char *start = p;
+    if (t < 0) {
+        *p++ = '-';
+        t = -t;
+    }
+    unsigned long long ns = (unsigned long long)llround(t * 1e9);
+    unsigned long long sec = ns / 1000000000u, frac = ns % 1000000000u;
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + sec % 10);
+        sec /= 10;
+    } while (sec);
+    while (n)
+        *p++ = digits[--n];
+    if (frac) {
+        *p++ = '.';
+        int width = 9;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            width--;
+        }
+        for (int k = width - 1; k >= 0; k--) {
+            p[k] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        p += width;
+    }
+    return (size_t)(p - start);
+}
+
 static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
 {
     (void)port;
@@ -123,7 +161,7 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
         int first = 1;
         if (c->time) {
             double t = in->times ? in->times[r] : c->fmt.t0 + (double)(in->first_row + r) / c->fmt.rate;
-            p += put_num(p, t, 12);
+            p += put_time(p, t);
             first = 0;
         }
         for (uint32_t k = 0; k < nc; k++) {

@@ -56,8 +56,10 @@ static const joule_port outputs[] = {
     {"summary", JOULE_EVENTS, 0, "one row at the end (time 0): the features over the whole stream"},
 };
 
-typedef struct energy {
+typedef struct energy energy;
+struct energy {
     const joule_host *host;
+    void (*acc)(energy *e, const float *p, uint32_t take);
     uint32_t nch, frame, hop, g, nblk; /* nblk = frame / g blocks per frame */
     int feats[N_FEAT];                 /* enabled features, in output order */
     int nfeat;
@@ -82,7 +84,12 @@ typedef struct energy {
     float *fpk;
     jp_names names, snames;
     const char **units, **sunits;
-} energy;
+};
+
+static void acc_stereo(energy *e, const float *p, uint32_t take);
+static void acc_stereo_peak(energy *e, const float *p, uint32_t take);
+static void acc_any(energy *e, const float *p, uint32_t take);
+static void acc_any_peak(energy *e, const float *p, uint32_t take);
 
 static int parse_features(const char *s, int *feats, char *msg, size_t n)
 {
@@ -160,6 +167,10 @@ static int energy_open(const joule_open_args *a, void **self)
     e->windowed = a->params[2].e != 0;
     char msg[128];
     e->nfeat = parse_features(a->params[3].s, e->feats, msg, sizeof msg);
+    int peak = 0;
+    for (int f = 0; f < e->nfeat; f++)
+        peak |= e->feats[f] == F_PEAK;
+    e->acc = e->nch == 2 ? (peak ? acc_stereo_peak : acc_stereo) : (peak ? acc_any_peak : acc_any);
     e->g = gcd(e->frame, e->hop);
     e->nblk = e->frame / e->g;
     e->next_end = e->frame;
@@ -241,6 +252,63 @@ static void emit(const energy *e, float *row, const double *ms, const float *pk)
         }
 }
 
+/* Block accumulation kernels, chosen once at open: the sums of squares
+ * (double) and, only when a peak is wanted, the largest magnitude, of
+ * `take` rows added to the current block. Two channels (stereo audio) get
+ * an unrolled loop. */
+static void acc_stereo(energy *e, const float *p, uint32_t take)
+{
+    double a0 = e->acc_ss[0], a1 = e->acc_ss[1];
+    for (uint32_t j = 0; j < take; j++) {
+        a0 += (double)p[2 * j] * p[2 * j];
+        a1 += (double)p[2 * j + 1] * p[2 * j + 1];
+    }
+    e->acc_ss[0] = a0;
+    e->acc_ss[1] = a1;
+}
+
+static void acc_stereo_peak(energy *e, const float *p, uint32_t take)
+{
+    double a0 = e->acc_ss[0], a1 = e->acc_ss[1];
+    float p0 = e->acc_pk[0], p1 = e->acc_pk[1];
+    for (uint32_t j = 0; j < take; j++) {
+        float l = p[2 * j], r = p[2 * j + 1];
+        a0 += (double)l * l;
+        a1 += (double)r * r;
+        l = fabsf(l);
+        r = fabsf(r);
+        p0 = l > p0 ? l : p0;
+        p1 = r > p1 ? r : p1;
+    }
+    e->acc_ss[0] = a0;
+    e->acc_ss[1] = a1;
+    e->acc_pk[0] = p0;
+    e->acc_pk[1] = p1;
+}
+
+static void acc_any(energy *e, const float *p, uint32_t take)
+{
+    const uint32_t nch = e->nch;
+    for (uint32_t j = 0; j < take; j++)
+        for (uint32_t c = 0; c < nch; c++) {
+            float v = p[(size_t)j * nch + c];
+            e->acc_ss[c] += (double)v * v;
+        }
+}
+
+static void acc_any_peak(energy *e, const float *p, uint32_t take)
+{
+    const uint32_t nch = e->nch;
+    for (uint32_t j = 0; j < take; j++)
+        for (uint32_t c = 0; c < nch; c++) {
+            float v = p[(size_t)j * nch + c];
+            e->acc_ss[c] += (double)v * v;
+            float av = fabsf(v);
+            if (av > e->acc_pk[c])
+                e->acc_pk[c] = av;
+        }
+}
+
 static void process_rect(energy *e, const float *x, uint32_t n, joule_buffer *out)
 {
     const uint32_t nch = e->nch;
@@ -250,32 +318,7 @@ static void process_rect(energy *e, const float *x, uint32_t n, joule_buffer *ou
         if (take > n - i)
             take = n - i;
         const float *p = x + (size_t)i * nch;
-        if (nch == 2) {
-            double a0 = e->acc_ss[0], a1 = e->acc_ss[1];
-            float p0 = e->acc_pk[0], p1 = e->acc_pk[1];
-            for (uint32_t j = 0; j < take; j++) {
-                float l = p[2 * j], r = p[2 * j + 1];
-                a0 += (double)l * l;
-                a1 += (double)r * r;
-                l = fabsf(l);
-                r = fabsf(r);
-                p0 = l > p0 ? l : p0;
-                p1 = r > p1 ? r : p1;
-            }
-            e->acc_ss[0] = a0;
-            e->acc_ss[1] = a1;
-            e->acc_pk[0] = p0;
-            e->acc_pk[1] = p1;
-        } else {
-            for (uint32_t j = 0; j < take; j++)
-                for (uint32_t c = 0; c < nch; c++) {
-                    float v = p[(size_t)j * nch + c];
-                    e->acc_ss[c] += (double)v * v;
-                    float av = fabsf(v);
-                    if (av > e->acc_pk[c])
-                        e->acc_pk[c] = av;
-                }
-        }
+        e->acc(e, p, take);
         e->in_blk += take;
         e->rows += take;
         i += take;
