@@ -17,10 +17,11 @@
  *
  * Output format, the contract the `spectral` plugin parses:
  *   - one column per bin k = 0 .. N/2, named "f_<Hz>" where <Hz> is the
- *     bin's centre frequency k · rate / N printed with %.10g ("f_0",
- *     "f_43.06640625", "f_22050"); with mix = channels the columns of each
- *     input channel follow each other, named "f_<Hz>_<channel>"
- *     ("f_43.06640625_ch1"), channel by channel;
+ *     bin's centre frequency k · rate / N, printed with the fewest digits
+ *     (at least 10) that read back as the same double ("f_0",
+ *     "f_43.06640625", "f_132.3", "f_22050"); with mix = channels the
+ *     columns of each input channel follow each other, named
+ *     "f_<Hz>_<channel>" ("f_43.06640625_ch1"), channel by channel;
  *   - the unit of every column names the scale: "|X|" (magnitude),
  *     "|X|^2" (power) or "dB" (10·log10 |X|², floor -200 dB for |X|² below
  *     1e-20);
@@ -35,7 +36,9 @@
  * FFTW_MEASURE (instant when the wisdom already holds this size) and the
  * wisdom is written back atomically when it grew — all under the lock.
  * Measured plans can differ between machines or wisdom files, and so can
- * the last bits of the results. */
+ * the last bits of the results. The module is linked with -z nodelete:
+ * FFTW's planner and wisdom are process-wide and live until exit, so the
+ * library stays loaded even when the host unloads the plugin. */
 #include <joule/plugin.h>
 
 #include "util.h"
@@ -134,6 +137,17 @@ static void make_window(float *w, uint32_t n, int kind)
         default: v = 1.0; break;
         }
         w[i] = (float)v;
+    }
+}
+
+/* The shortest %g text (at least 10 digits) that reads back as exactly
+ * `hz`: "43.06640625", "132.3", "22050". */
+static void format_hz(char *buf, size_t n, double hz)
+{
+    for (int digits = 10; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, hz);
+        if (strtod(buf, NULL) == hz)
+            return;
     }
 }
 
@@ -236,9 +250,10 @@ static int fft_open(const joule_open_args *a, void **self)
     for (uint32_t g = 0; g < s->ngrp; g++)
         for (uint32_t k = 0; k < s->nbins; k++) {
             size_t c = (size_t)g * s->nbins + k;
-            double hz = (double)k * in->rate / s->size;
-            int bad = s->mono ? jp_names_set(&s->names, c, "f_%.10g", hz)
-                              : jp_names_set(&s->names, c, "f_%.10g_%s", hz, in->names[g]);
+            char hz[32];
+            format_hz(hz, sizeof hz, (double)k * in->rate / s->size);
+            int bad = s->mono ? jp_names_set(&s->names, c, "f_%s", hz)
+                              : jp_names_set(&s->names, c, "f_%s_%s", hz, in->names[g]);
             if (bad) {
                 h->error(h, "out of memory");
                 return JOULE_ERROR;

@@ -260,10 +260,9 @@ static int read_layout(spectral *s, const joule_format *in)
         h->error(h, "input is not a spectrum: column '%s' has unit '%s' (%s)", describe(in->names[0]), unit0, hint);
         return -1;
     }
-    /* the first channel: columns up to the first change of suffix */
+    /* every column a bin, all of one unit */
     double hz;
     const char *chan0 = "", *chan = "";
-    uint32_t nb = 0;
     for (uint32_t c = 0; c < nc; c++) {
         if (parse_bin(in->names[c], &hz, &chan)) {
             h->error(h, "input is not a spectrum: column '%s' is not a bin (%s)", describe(in->names[c]), hint);
@@ -274,12 +273,12 @@ static int read_layout(spectral *s, const joule_format *in)
                      describe(in->names[c]), in->units[c] ? in->units[c] : "", describe(in->names[0]), unit0, hint);
             return -1;
         }
-        if (c == 0)
-            chan0 = chan;
-        else if (strcmp(chan, chan0))
-            break;
-        nb++;
     }
+    /* the first channel: the columns up to the first change of suffix */
+    uint32_t nb = 1;
+    parse_bin(in->names[0], &hz, &chan0);
+    while (nb < nc && parse_bin(in->names[nb], &hz, &chan) == 0 && !strcmp(chan, chan0))
+        nb++;
     if (nc % nb) {
         h->error(h, "input is not a spectrum: %u columns are not whole channels of %u bins", nc, nb);
         return -1;

@@ -187,6 +187,16 @@ static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_h
     return 0;
 }
 
+/* The temporary file's descriptor, for libraries that write through a
+ * descriptor of their own (libsndfile's sf_open_fd with close_desc = 0):
+ * leave o->f unwritten, close the library's handle first, then call
+ * jp_outfile_finish (which closes the descriptor), commit and discard as
+ * usual. -1 when no file is open. */
+static inline int jp_outfile_fd(const jp_outfile *o)
+{
+    return o->f ? fileno(o->f) : -1;
+}
+
 /* Flush and close the temporary file. Returns 0, or -1 after host->error. */
 static inline int jp_outfile_finish(jp_outfile *o, const joule_host *h)
 {

@@ -2,9 +2,12 @@
  *
  * Plugins are loaded with RTLD_LOCAL so that two plugins can use the same
  * internal symbol names, and RTLD_NOW so that a missing symbol is reported
- * here, with the object's path, rather than in the middle of a run. Objects
- * are never unloaded before the registry is freed: descriptors point into
- * them. */
+ * here, with the object's path, rather than in the middle of a run, and
+ * RTLD_NODELETE so that a plugin's code and the libraries it brought stay
+ * mapped for the life of the process: a library's process-wide state
+ * (FFTW's planner, a codec's tables) is not torn down and rebuilt, and
+ * nothing still pointing into a plugin after the registry is freed can
+ * crash. */
 #include "config.h"
 
 #include <joule/joule.h>
@@ -133,7 +136,7 @@ static char *check_descriptor(const joule_descriptor *d)
 int joule_registry_add_file(joule_registry *reg, const char *path)
 {
     dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         const char *e = dlerror();
         add_failure(reg, path, jl_strdup(e ? e : "dlopen failed"));
