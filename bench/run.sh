@@ -3,7 +3,7 @@
 # peers, measured in the same run (these machines drift by up to a third
 # between runs: only same-run ratios mean anything).
 #
-#   bench/run.sh [RUNS]        (default 7 runs per measurement, A and B alternated)
+#   bench/run.sh [RUNS]        (default 11 runs per measurement, A and B alternated)
 #
 # Installs the peers and the libraries from Debian (../shared/bench/install-peers.sh),
 # builds the limit programs and an optimised joule, generates the inputs
@@ -12,7 +12,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 shared=${JOULE_SHARED:-$top/../shared}
-runs=${1:-7}
+runs=${1:-11}
 [ $# -gt 0 ] && shift
 "$shared/bench/install-peers.sh" >/dev/null
 "$top/scripts/setup-debian.sh"

@@ -164,10 +164,10 @@ static int cmd_inspect(joule_registry *reg, const char *name)
         if (q->flags & (JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX)) {
             printf(", range ");
             if (q->flags & JOULE_PARAM_HAS_MIN)
-                printf("%g", q->min);
+                printf("%.15g", q->min);
             printf("..");
             if (q->flags & JOULE_PARAM_HAS_MAX)
-                printf("%g", q->max);
+                printf("%.15g", q->max);
         }
         if (q->type == JOULE_PARAM_ENUM) {
             printf(", one of");
