@@ -183,3 +183,58 @@ void tu_csv_free(tu_csv *csv)
     free(csv->v);
     memset(csv, 0, sizeof *csv);
 }
+
+int tu_same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        char ba[65536], bb[65536];
+        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+        same = na == nb && !memcmp(ba, bb, na);
+        if (na < sizeof ba)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+char *tu_invariance(const char *graph_arg, const char *inputs_arg, const char *const *outputs, size_t n)
+{
+    /* the arguments may live in tu_path's ring, which the runs reuse */
+    char *graph = strdup(graph_arg), *inputs = strdup(inputs_arg);
+    static const int chunks[] = {1, 7, 4096, 65536};
+    static const int threads[] = {1, 2, 8};
+    char *why = NULL;
+    for (int ci = 0; ci < 4 && !why; ci++)
+        for (int ti = 0; ti < 3 && !why; ti++) {
+            char dir[64];
+            snprintf(dir, sizeof dir, "inv-%d-%d", chunks[ci], threads[ti]);
+            int rc = tu_joule("run '%s' %s -o '%s' -j %d --set graph.chunk=%d", graph, inputs, tu_path(dir),
+                              threads[ti], chunks[ci]);
+            if (rc != 0) {
+                if (asprintf(&why, "chunk %d, -j %d: exit %d: %s", chunks[ci], threads[ti], rc, tu_stderr()) < 0)
+                    exit(99);
+                break;
+            }
+            for (size_t k = 0; k < n && !why; k++) {
+                char a[600], b[600];
+                snprintf(a, sizeof a, "%s/inv-1-1/%s", tu_tmpdir(), outputs[k]);
+                snprintf(b, sizeof b, "%s/%s/%s", tu_tmpdir(), dir, outputs[k]);
+                if (!tu_exists(b)) {
+                    if (asprintf(&why, "chunk %d, -j %d: %s was not written", chunks[ci], threads[ti], outputs[k]) < 0)
+                        exit(99);
+                } else if (!tu_same_bytes(a, b)) {
+                    if (asprintf(&why, "chunk %d, -j %d: %s differs from chunk 1, -j 1", chunks[ci], threads[ti],
+                                 outputs[k]) < 0)
+                        exit(99);
+                }
+            }
+        }
+    free(graph);
+    free(inputs);
+    return why;
+}

@@ -25,6 +25,17 @@ int tu_exists(const char *path);
 int tu_joule(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *tu_stderr(void);
 
+/* Whole-file byte comparison: 1 if both exist and are identical. */
+int tu_same_bytes(const char *a, const char *b);
+
+/* The determinism matrix: run `graph` over `inputs` (a shell fragment of
+ * quoted paths) with chunk sizes 1, 7, 4096 and 65536 rows, each with 1, 2
+ * and 8 threads, into tu_path("inv-CHUNK-THREADS"), and compare each of
+ * the `n` output files (names relative to the output folder) byte for byte
+ * with the first run's (in tu_path("inv-1-1")). Returns NULL when all
+ * agree, else a malloc'd description of the first difference or failure. */
+char *tu_invariance(const char *graph, const char *inputs, const char *const *outputs, size_t n);
+
 /* A CSV file read as numbers: header names and rows × cols values. */
 typedef struct tu_csv {
     size_t rows, cols;
