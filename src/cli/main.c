@@ -315,6 +315,8 @@ int main(int argc, char **argv)
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_sigint;
+            /* a second Ctrl-C is not caught: it ends a run stuck in a plugin */
+            sa.sa_flags = SA_RESETHAND;
             sigemptyset(&sa.sa_mask);
             sigaction(SIGINT, &sa, NULL);
             sigaction(SIGTERM, &sa, NULL);
