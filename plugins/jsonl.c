@@ -1,0 +1,206 @@
+/* jsonl.c — the JSON Lines sink: one JSON object per row,
+ *
+ *   {"time":1.25,"cadence":112.4,"step_time_mean":0.534}
+ *
+ * "time" first (t0 + row / rate for signals and frames, the row's own time
+ * for events), then one member per column, named as the stream's columns.
+ * Values are float32 printed with 9 significant digits (they read back to
+ * the same float), times with 12; NaN and infinities, which JSON lacks,
+ * are written as null.
+ *
+ * The file is written under a temporary name and renamed into place only
+ * when the whole job has succeeded (see util.h, "output files"). */
+#include <joule/plugin.h>
+
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const joule_param params[] = {
+    {"path", JOULE_PARAM_STRING, JOULE_PARAM_OUT_PATH, "{stem}.{node}.jsonl", 0, 0, NULL, "",
+     "Output file. {stem} {name} {dir} {node} are replaced per input; a relative path goes in the output "
+     "folder (-o)."},
+    {"time", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", "Write the \"time\" member (seconds) first."},
+};
+
+static const joule_port inputs[] = {
+    {"in", JOULE_SIGNAL | JOULE_FRAMES | JOULE_EVENTS, 0, "any stream (frames and events are the usual)"},
+};
+
+typedef struct jsonl {
+    const joule_host *host;
+    jp_outfile file;
+    joule_format fmt;
+    int time;
+    char **keys;  /* per column: "\"name\":" escaped */
+    char *line;
+    size_t line_cap;
+} jsonl;
+
+static char *json_key(const char *name)
+{
+    size_t n = strlen(name);
+    char *k = malloc(6 * n + 4);
+    if (!k)
+        return NULL;
+    char *p = k;
+    *p++ = '"';
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            *p++ = '\\';
+            *p++ = (char)*s;
+        } else if (*s < 0x20) {
+            p += sprintf(p, "\\u%04x", *s);
+        } else {
+            *p++ = (char)*s;
+        }
+    }
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    return k;
+}
+
+static int jsonl_open(const joule_open_args *a, void **self)
+{
+    const joule_host *h = a->host;
+    jsonl *j = calloc(1, sizeof *j);
+    if (!j) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    *self = j;
+    j->host = h;
+    j->fmt = a->inputs[0];
+    j->time = a->params[1].b;
+    uint32_t nc = j->fmt.n_columns;
+    j->keys = calloc(nc, sizeof *j->keys);
+    if (!j->keys) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    size_t keylen = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        j->keys[c] = json_key(j->fmt.names[c]);
+        if (!j->keys[c]) {
+            h->error(h, "out of memory");
+            return JOULE_ERROR;
+        }
+        keylen += strlen(j->keys[c]);
+    }
+    j->line_cap = keylen + ((size_t)nc + 1) * 28 + 16;
+    j->line = malloc(j->line_cap);
+    if (!j->line) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    if (jp_outfile_open(&j->file, a->params[0].s, h, 1 << 18))
+        return JOULE_ERROR;
+    return JOULE_OK;
+}
+
+static size_t put_num(char *p, double v, int digits)
+{
+    if (!isfinite(v)) {
+        memcpy(p, "null", 4);
+        return 4;
+    }
+    if (v == 0) {
+        *p = '0';
+        return 1;
+    }
+    return (size_t)sprintf(p, "%.*g", digits, v);
+}
+
+static int jsonl_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
+{
+    (void)port;
+    (void)out;
+    jsonl *j = self;
+    const uint32_t nc = in->n_columns;
+    FILE *f = j->file.f;
+    for (uint32_t r = 0; r < in->n_rows; r++) {
+        char *p = j->line;
+        *p++ = '{';
+        int first = 1;
+        if (j->time) {
+            double t = in->times ? in->times[r] : j->fmt.t0 + (double)(in->first_row + r) / j->fmt.rate;
+            memcpy(p, "\"time\":", 7);
+            p += 7;
+            p += put_num(p, t, 12);
+            first = 0;
+        }
+        const float *row = in->data + (size_t)r * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            if (!first)
+                *p++ = ',';
+            first = 0;
+            size_t kl = strlen(j->keys[c]);
+            memcpy(p, j->keys[c], kl);
+            p += kl;
+            p += put_num(p, row[c], 9);
+        }
+        *p++ = '}';
+        *p++ = '\n';
+        fwrite(j->line, 1, (size_t)(p - j->line), f);
+    }
+    if (ferror(f)) {
+        j->host->error(j->host, "%s: write failed", j->file.path);
+        return JOULE_ERROR;
+    }
+    return JOULE_OK;
+}
+
+static int jsonl_finish(void *self, joule_buffer *out)
+{
+    (void)out;
+    jsonl *j = self;
+    return jp_outfile_finish(&j->file, j->host) ? JOULE_ERROR : JOULE_END;
+}
+
+static int jsonl_commit(void *self)
+{
+    jsonl *j = self;
+    return jp_outfile_commit(&j->file, j->host) ? JOULE_ERROR : JOULE_OK;
+}
+
+static void jsonl_close(void *self)
+{
+    jsonl *j = self;
+    if (!j)
+        return;
+    jp_outfile_discard(&j->file);
+    if (j->keys)
+        for (uint32_t c = 0; c < j->fmt.n_columns; c++)
+            free(j->keys[c]);
+    free(j->keys);
+    free(j->line);
+    free(j);
+}
+
+static const joule_descriptor desc = {
+    .abi_version = JOULE_ABI_VERSION,
+    .struct_size = sizeof(joule_descriptor),
+    .name = "jsonl",
+    .version = "1.0.0",
+    .summary = "write any stream as JSON Lines: one object per row, a \"time\" member and the columns",
+    .role = JOULE_ROLE_SINK,
+    .n_params = sizeof params / sizeof params[0],
+    .params = params,
+    .n_inputs = 1,
+    .inputs = inputs,
+    .open = jsonl_open,
+    .process = jsonl_process,
+    .finish = jsonl_finish,
+    .commit = jsonl_commit,
+    .close = jsonl_close,
+};
+
+JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)
+{
+    (void)host_abi;
+    return index == 0 ? &desc : NULL;
+}

@@ -1,0 +1,387 @@
+/* check_sensor.c — the sensor CSV source: dialects (header or not, ',' ';'
+ * tab, BOM, CRLF, comments, quotes, decimal comma), time columns in s, ms,
+ * us, ns, the rate inferred from timestamps, resampling of irregular
+ * sampling (linear, hold, none), column selection, missing values, every
+ * parse error with its file:line:column (exit 1, no output file left),
+ * files larger than the read buffer, and chunk invariance. */
+#include "gen_gait.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Run a sensor → csv graph with the given sensor parameters on `text`
+ * (written as `name`). Returns joule's exit status; on success the output
+ * is read into *out. */
+static const char *outdir = "out";
+
+static int run(const char *name, const char *text, const char *sensor_params, tu_csv *out)
+{
+    const char *in = tu_path(name);
+    tu_write_file(in, text);
+    char g[4096];
+    snprintf(g, sizeof g, "[in]\nplugin = sensor\n%s\n\n[out]\nplugin = csv\ninput = in\npath = {stem}.out.csv\n",
+             sensor_params);
+    const char *gp = tu_path("sensor.ini");
+    tu_write_file(gp, g);
+    char od[512];
+    snprintf(od, sizeof od, "%s", tu_path(outdir));
+    int rc = tu_joule("run '%s' '%s' -o '%s'", gp, in, od);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        if (rc == 0) {
+            char stem[256], p[1024];
+            snprintf(stem, sizeof stem, "%s", name);
+            char *dot = strrchr(stem, '.');
+            if (dot)
+                *dot = '\0';
+            snprintf(p, sizeof p, "%s/%s.out.csv", od, stem);
+            ck_assert_int_eq(tu_csv_read(p, out), 0);
+        }
+    }
+    return rc;
+}
+
+static double at(const tu_csv *c, size_t row, const char *col)
+{
+    int k = tu_csv_col(c, col);
+    ck_assert_msg(k >= 0, "no column %s", col);
+    ck_assert_uint_lt(row, c->rows);
+    return c->v[row * c->cols + (size_t)k];
+}
+
+/* Nothing but the inputs in the output folder: no output, no temporary. */
+static void assert_no_output(void)
+{
+    DIR *d = opendir(tu_path("errout"));
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        ck_assert_msg(e->d_name[0] == '.' || !strstr(e->d_name, ".out.csv"), "left behind: %s", e->d_name);
+    closedir(d);
+}
+
+static void expect_error(const char *name, const char *text, const char *params, const char *msg)
+{
+    outdir = "errout";
+    int rc = run(name, text, params, NULL);
+    outdir = "out";
+    ck_assert_msg(rc == 1, "exit %d, expected 1 (stderr: %s)", rc, tu_stderr());
+    ck_assert_msg(strstr(tu_stderr(), msg) != NULL, "expected '%s' in: %s", msg, tu_stderr());
+    /* one line */
+    const char *s = tu_stderr();
+    const char *nl = strchr(s, '\n');
+    ck_assert_msg(nl && !strchr(nl + 1, '\n'), "more than one line: %s", s);
+    assert_no_output();
+}
+
+START_TEST(plain_header)
+{
+    tu_csv c;
+    ck_assert_int_eq(run("plain.csv", "t,ax,ay\n0,1.5,-2\n0.01,2.5,-3\n0.02,3.5,-4e-1\n0.03,1e3,0\n", "", &c), 0);
+    ck_assert_uint_eq(c.rows, 4);
+    ck_assert_uint_eq(c.cols, 3);
+    ck_assert_int_eq(tu_csv_col(&c, "ax"), 1);
+    ck_assert_int_eq(tu_csv_col(&c, "ay"), 2);
+    ck_assert_double_eq(at(&c, 0, "ax"), 1.5);
+    ck_assert_double_eq_tol(at(&c, 2, "ay"), -0.4, 1e-7);
+    ck_assert_double_eq(at(&c, 3, "ax"), 1000);
+    ck_assert_double_eq_tol(at(&c, 3, "time"), 0.03, 1e-9);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* The same data in other dialects reads the same. */
+START_TEST(dialects)
+{
+    static const char *const texts[] = {
+        "t,ax,ay\n0,1.5,-2\n0.01,2.5,-3\n0.02,3.5,-4\n",
+        "\xEF\xBB\xBFt,ax,ay\r\n0,1.5,-2\r\n0.01,2.5,-3\r\n0.02,3.5,-4\r\n",
+        "# recorded by hand\nt\tax\tay\n\n0\t1.5\t-2\n  # a comment\n0.01\t2.5\t-3\n0.02\t3.5\t-4",
+        "t;ax;ay\n0;1,5;-2\n0,01;2,5;-3\n0,02;3,5;-4\n",
+        "\"t\",\"ax\",\"ay\"\n\"0\",\"1.5\",-2\n0.01, 2.5 ,\"-3\"\n0.02,3.5,-4\n",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        tu_csv c;
+        ck_assert_msg(run("dialect.csv", texts[i], "", &c) == 0, "dialect %zu: %s", i, tu_stderr());
+        ck_assert_uint_eq(c.rows, 3);
+        ck_assert_double_eq(at(&c, 0, "ax"), 1.5);
+        ck_assert_double_eq(at(&c, 1, "ay"), -3);
+        ck_assert_double_eq(at(&c, 2, "ax"), 3.5);
+        ck_assert_double_eq_tol(at(&c, 2, "time"), 0.02, 1e-9);
+        tu_csv_free(&c);
+    }
+}
+END_TEST
+
+/* No header: names from columns =, or col1..; the time by number; the
+ * Oxford layout (ns since boot, a status column). */
+START_TEST(no_header)
+{
+    tu_csv c;
+    const char *text = "263239144953734,2,1.25,5.5,10.0\n263239149953734,2,1.5,5.0,9.5\n"
+                       "263239154953734,2,1.75,4.5,9.0\n";
+    ck_assert_int_eq(run("nh.csv", text,
+                         "header = false\ncolumns = t, status, ax, ay, az\ntime = t\ntime_unit = ns\nselect = ax, ay, az",
+                         &c),
+                     0);
+    ck_assert_uint_eq(c.rows, 3);
+    ck_assert_uint_eq(c.cols, 4);
+    ck_assert_double_eq(at(&c, 2, "ax"), 1.75);
+    ck_assert_double_eq(at(&c, 1, "az"), 9.5);
+    ck_assert_double_eq_tol(at(&c, 1, "time"), 0.005, 1e-9); /* 200 Hz inferred */
+    tu_csv_free(&c);
+    ck_assert_int_eq(run("nh2.csv", "0,7,8\n1,9,10\n2,11,12\n", "header = false\ntime = 1", &c), 0);
+    ck_assert_int_ge(tu_csv_col(&c, "col2"), 0);
+    ck_assert_double_eq(at(&c, 2, "col3"), 12);
+    ck_assert_double_eq_tol(at(&c, 2, "time"), 2, 1e-9);
+    tu_csv_free(&c);
+    /* no time column: the rate given */
+    ck_assert_int_eq(run("nh3.csv", "7,8\n9,10\n11,12\n", "header = false\ntime = none\nrate = 50", &c), 0);
+    ck_assert_double_eq_tol(at(&c, 2, "time"), 0.04, 1e-9);
+    ck_assert_double_eq(at(&c, 1, "col1"), 9);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Time units: the header's, or time_unit. */
+START_TEST(time_units)
+{
+    tu_csv c;
+    ck_assert_int_eq(run("ms.csv", "t [ms],x\n1000,1\n1020,2\n1040,3\n", "", &c), 0);
+    ck_assert_double_eq_tol(at(&c, 1, "time"), 0.02, 1e-9);
+    tu_csv_free(&c);
+    ck_assert_int_eq(run("us.csv", "time_us,x\n0,1\n2000,2\n4000,3\n", "", &c), 0);
+    ck_assert_double_eq_tol(at(&c, 2, "time"), 0.004, 1e-9);
+    tu_csv_free(&c);
+    ck_assert_int_eq(run("ms2.csv", "stamp,x\n0,1\n10,2\n20,3\n", "time = stamp\ntime_unit = ms", &c), 0);
+    ck_assert_double_eq_tol(at(&c, 2, "time"), 0.02, 1e-9);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Irregular sampling: x = 3 t + 1 sampled at jittered times is resampled
+ * linearly onto k / rate exactly (a line interpolates to itself); the rate
+ * is the median interval. */
+START_TEST(resample_linear)
+{
+    gg_rng r = {12345};
+    size_t n = 2000;
+    char *text = malloc(n * 64 + 64), *p = text;
+    p += sprintf(p, "t,x\n");
+    double t = 0;
+    double ts[2000];
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = t;
+        p += sprintf(p, "%.6f,%.9g\n", t, 3 * t + 1);
+        /* intervals of 10 ms, a third of them 7 or 13 ms: median 10 ms */
+        double u = gg_uniform(&r);
+        t += u < 0.17 ? 0.007 : u < 0.34 ? 0.013 : 0.010;
+    }
+    tu_csv c;
+    ck_assert_int_eq(run("irr.csv", text, "", &c), 0);
+    ck_assert(strstr(tu_stderr(), "irregular sampling") != NULL);
+    double T = ts[n - 1];
+    ck_assert_uint_eq(c.rows, (size_t)floor(T / 0.010 + 1e-9) + 1);
+    for (size_t k = 0; k < c.rows; k++) {
+        double tk = k * 0.010;
+        ck_assert_double_eq_tol(at(&c, k, "time"), tk, 1e-9);
+        ck_assert_double_eq_tol(at(&c, k, "x"), 3 * tk + 1, 2e-5 * (3 * tk + 1));
+    }
+    tu_csv_free(&c);
+    /* hold: the last sample at or before k / rate */
+    ck_assert_int_eq(run("irr.csv", text, "resample = hold", &c), 0);
+    size_t j = 0;
+    for (size_t k = 0; k < c.rows; k++) {
+        double tk = k * 0.010;
+        while (j + 1 < n && ts[j + 1] <= tk + 1e-12)
+            j++;
+        double got = at(&c, k, "x");
+        /* a grid point on a sample time may take either side */
+        int ok = fabs(got - (3 * ts[j] + 1)) <= 1e-5 * (3 * ts[j] + 1) ||
+                 (j > 0 && fabs(ts[j] - tk) < 1e-9 && fabs(got - (3 * ts[j - 1] + 1)) <= 1e-5 * (3 * ts[j] + 1));
+        ck_assert_msg(ok, "row %zu: %g, expected %g", k, got, 3 * ts[j] + 1);
+    }
+    tu_csv_free(&c);
+    /* none: the rows as they are */
+    ck_assert_int_eq(run("irr.csv", text, "resample = none", &c), 0);
+    ck_assert_uint_eq(c.rows, n);
+    ck_assert_double_eq_tol(at(&c, 77, "x"), 3 * ts[77] + 1, 1e-5 * (3 * ts[77] + 1));
+    tu_csv_free(&c);
+    free(text);
+}
+END_TEST
+
+/* A gap is reported as a warning and bridged. */
+START_TEST(gap_warning)
+{
+    char text[4096], *p = text;
+    p += sprintf(p, "t,x\n");
+    for (int i = 0; i < 50; i++)
+        p += sprintf(p, "%.2f,%d\n", i < 30 ? i * 0.01 : 0.2 + i * 0.01, i);
+    tu_csv c;
+    ck_assert_int_eq(run("gap.csv", text, "", &c), 0);
+    ck_assert_msg(strstr(tu_stderr(), "line 32: gap of 0.21 s") != NULL, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 70);
+    tu_csv_free(&c);
+}
+END_TEST
+
+START_TEST(selection_units)
+{
+    tu_csv c;
+    ck_assert_int_eq(run("sel.csv", "t,a,b,c\n0,1,2,3\n0.1,4,5,6\n", "select = c, 2\nunits = g", &c), 0);
+    ck_assert_uint_eq(c.cols, 3);
+    ck_assert_int_eq(tu_csv_col(&c, "c"), 1);
+    ck_assert_int_eq(tu_csv_col(&c, "a"), 2);
+    ck_assert_double_eq(at(&c, 1, "c"), 6);
+    tu_csv_free(&c);
+    expect_error("sel2.csv", "t,a,b\n0,1,2\n0.1,3,4\n", "select = a, zz", "select: no column 'zz' (the columns are: t, a, b)");
+}
+END_TEST
+
+START_TEST(missing_values)
+{
+    const char *text = "t,x,y\n0,0,10\n1,,11\n2,NaN,12\n3,6,NA\n4,8,14\n";
+    tu_csv c;
+    ck_assert_int_eq(run("miss.csv", text, "missing = interpolate", &c), 0);
+    ck_assert_double_eq_tol(at(&c, 1, "x"), 2, 1e-6);
+    ck_assert_double_eq_tol(at(&c, 2, "x"), 4, 1e-6);
+    ck_assert_double_eq_tol(at(&c, 3, "y"), 13, 1e-6);
+    tu_csv_free(&c);
+    ck_assert_int_eq(run("miss.csv", text, "missing = hold", &c), 0);
+    ck_assert_double_eq(at(&c, 1, "x"), 0);
+    ck_assert_double_eq(at(&c, 2, "x"), 0);
+    ck_assert_double_eq(at(&c, 3, "y"), 12);
+    tu_csv_free(&c);
+    /* leading and trailing runs */
+    ck_assert_int_eq(run("miss2.csv", "t,x\n0,\n1,5\n2,7\n3,\n", "missing = interpolate", &c), 0);
+    ck_assert_double_eq(at(&c, 0, "x"), 5);
+    ck_assert_double_eq(at(&c, 3, "x"), 7);
+    tu_csv_free(&c);
+    expect_error("miss3.csv", text, "", "miss3.csv:3:2: missing value in column 'x'");
+    expect_error("miss4.csv", "t,x\n0,1\n1,nan\n", "", "miss4.csv:3:2: 'nan' (a missing value) in column 'x'");
+    expect_error("miss5.csv", "t,x\n0,\n1,\n", "missing = hold", "column 'x' has no values");
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+    char text[8192], *p = text;
+    p += sprintf(p, "t,status,ax,ay,az\n");
+    for (int i = 0; i < 60; i++)
+        p += sprintf(p, "%d,3,1,2,3\n", i);
+    char *row40 = strstr(text, "\n38,3,1,2,3\n") + 1; /* line 40 */
+    memcpy(row40, "38,3,1\n\n\n\n", 10);
+    expect_error("walk.csv", text, "", "walk.csv:40: 3 fields, expected 5");
+    expect_error("walk.csv", "t,status,ax\n0,1,2\n1,1,2\n2,1,abc\n", "", "walk.csv:4:3: text 'abc' in numeric column 'ax'");
+    expect_error("walk.csv", "t,x\n0,1\n1,2.5.1\n", "", "walk.csv:3:2: malformed number '2.5.1' in column 'x'");
+    expect_error("walk.csv", "t,x\n0,1\n1,inf\n", "", "walk.csv:3:2: infinite value 'inf' in column 'x'");
+    expect_error("walk.csv", "t,x\n0,1\n1,2\n0.5,3\n", "", "walk.csv:4:1: timestamp 0.5 s is earlier than the previous one (line 3)");
+    expect_error("walk.csv", "t,x\n0,1\n1,2\n1,3\n", "", "walk.csv:4:1: timestamp 1 s duplicates the previous one (line 3)");
+    expect_error("walk.csv", "t,x\n0,1\nzz,2\n", "", "walk.csv:3:1: text 'zz' in time column 't'");
+    expect_error("walk.csv", "t,x\n0,1\n1,\"2\n", "", "walk.csv:3:2: unterminated quote");
+    expect_error("walk.csv", "t,x\n", "", "walk.csv: no data rows");
+    expect_error("walk.csv", "", "", "walk.csv: no data rows");
+    expect_error("walk.csv", "a,b\n1,2\n", "", "no time column: set rate");
+    /* a truncated file: the last row cut short */
+    expect_error("walk.csv", "t,x,y\n0,1,2\n0.01,3,4\n0.02,5", "", "walk.csv:4: 2 fields, expected 3");
+    /* a missing file */
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", tu_path("sensor.ini"), tu_path("nope.csv"), tu_path("out")), 1);
+    ck_assert(strstr(tu_stderr(), "nope.csv: cannot open") != NULL);
+}
+END_TEST
+
+/* Larger than the 1 MiB read buffer: lines cross buffer boundaries. */
+START_TEST(large_file)
+{
+    const char *in = tu_path("large.csv");
+    FILE *f = fopen(in, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("t,a,b,c\n", f);
+    const size_t n = 120000;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.3f,%zu,%.4f,-%zu.25\n", i * 0.005, i, i * 0.5, i % 1000);
+    fclose(f);
+    const char *gp = tu_path("large.ini");
+    tu_write_file(gp, "[in]\nplugin = sensor\n\n[out]\nplugin = csv\ninput = in\npath = {stem}.out.csv\n");
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", gp, in, tu_path("out")), 0);
+    tu_csv c;
+    char p[700];
+    snprintf(p, sizeof p, "%s/large.out.csv", tu_path("out"));
+    ck_assert_int_eq(tu_csv_read(p, &c), 0);
+    ck_assert_uint_eq(c.rows, n);
+    for (size_t i = 0; i < n; i += 997) {
+        ck_assert_double_eq(at(&c, i, "a"), (double)(float)i);
+        ck_assert_double_eq(at(&c, i, "b"), (double)(float)(i * 0.5));
+        ck_assert_double_eq(at(&c, i, "c"), (double)(float)-((double)(i % 1000) + 0.25));
+    }
+    tu_csv_free(&c);
+    /* a line longer than the buffer */
+    f = fopen(in, "w");
+    fputs("t,x\n0,1\n1,", f);
+    for (int i = 0; i < (1 << 20) + 10; i++)
+        fputc('1', f);
+    fputs("\n", f);
+    fclose(f);
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", gp, in, tu_path("out")), 1);
+    ck_assert_msg(strstr(tu_stderr(), "large.csv:3: line longer than") != NULL, "%s", tu_stderr());
+}
+END_TEST
+
+START_TEST(chunk_invariance)
+{
+    gg_rng r = {777};
+    char *text = malloc(400 * 64), *p = text;
+    p += sprintf(p, "time_ms;x;y\r\n");
+    double t = 0;
+    for (int i = 0; i < 400; i++) {
+        if (i % 37 == 5)
+            p += sprintf(p, "%.1f;;%d\r\n", t, i);
+        else
+            p += sprintf(p, "%.1f;%.3f;%d\r\n", t, sin(i * 0.1), i);
+        t += 8 + 4 * gg_uniform(&r);
+    }
+    const char *in = tu_path("inv.csv");
+    tu_write_file(in, text);
+    free(text);
+    const char *gp = tu_path("inv.ini");
+    tu_write_file(gp, "[in]\nplugin = sensor\nmissing = interpolate\n\n[out]\nplugin = csv\ninput = in\npath = {stem}.out.csv\n");
+    const char *why = gg_invariance(gp, in, "inv.out.csv", NULL);
+    ck_assert_msg(why == NULL, "%s", why);
+}
+END_TEST
+
+static Suite *sensor_suite(void)
+{
+    Suite *s = suite_create("sensor");
+    TCase *tc = tcase_create("sensor");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, plain_header);
+    tcase_add_test(tc, dialects);
+    tcase_add_test(tc, no_header);
+    tcase_add_test(tc, time_units);
+    tcase_add_test(tc, resample_linear);
+    tcase_add_test(tc, gap_warning);
+    tcase_add_test(tc, selection_units);
+    tcase_add_test(tc, missing_values);
+    tcase_add_test(tc, parse_errors);
+    tcase_add_test(tc, large_file);
+    tcase_add_test(tc, chunk_invariance);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sensor_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
