@@ -25,6 +25,8 @@ args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 joule = os.path.join(args.build, "joule", "src", "cli", "joule")
 limit_rms = os.path.join(args.build, "limit_rms")
+limit_centroid = os.path.join(args.build, "limit_centroid")
+limit_ebur128 = os.path.join(args.build, "limit_ebur128")
 plugins = os.path.join(args.build, "joule", "plugins", ".libs")
 testplugins = os.path.join(args.build, "joule", "tests", ".libs")
 wav10 = os.path.join(args.data, "audio_10min.wav")
@@ -105,6 +107,21 @@ if want("overhead"):
     ma, mb, _, _ = pair(jrun("pass8.ini", [wav10], os.path.join(out, "p8"), 1),
                         jrun("pass1.ini", [wav10], os.path.join(out, "p1"), 1), args.runs)
     report("8 pass-through nodes vs 1, -j1", "8 nodes", "1 node", ma, mb, ma / mb, "<= 1.10", ma / mb <= 1.10)
+
+if want("centroid"):
+    lim = [limit_centroid, "--frame", "1024", "--hop", "512", "-o", os.path.join(out, "limit_centroid.csv"), wav10]
+    ma, mb, _, _ = pair(jrun("centroid.ini", [wav10], os.path.join(out, "c1"), 1), lim, args.runs)
+    report("centroid 1024/512, -j1", "joule -j1", "limit_centroid", ma, mb, ma / mb, "<= 1.2", ma / mb <= 1.2)
+    ma, mb, _, _ = pair(jrun("centroid.ini", [wav10], os.path.join(out, "c2"), 2), lim, args.runs)
+    report("centroid 1024/512, -j2", "joule -j2", "limit_centroid", ma, mb, ma / mb, "< 1.0", ma / mb < 1.0)
+
+if want("loudness"):
+    ma, mb, _, _ = pair(jrun("loudness.ini", [wav10], os.path.join(out, "l1"), 1),
+                        [limit_ebur128, "-o", os.path.join(out, "limit_ebur128.csv"), wav10], args.runs)
+    report("loudness, -j1", "joule -j1", "limit_ebur128", ma, mb, ma / mb, "<= 1.2", ma / mb <= 1.2)
+    ff = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error", "-i", wav10, "-af", "ebur128", "-f", "null", "-"]
+    ma, mb, _, _ = pair(ff, jrun("loudness.ini", [wav10], os.path.join(out, "l2"), 2), args.runs)
+    report("loudness vs ffmpeg ebur128", "ffmpeg", "joule -j2", ma, mb, ma / mb, ">= 1.5", ma / mb >= 1.5)
 
 if want("memory"):
     runs = max(3, args.runs // 2)

@@ -23,9 +23,26 @@
  * 5 = L R C Ls Rs, 6 and more = L R C LFE Ls Rs with the LFE and any
  * further channel ignored.
  *
- * Chunking: samples go to libebur128 in blocks of exactly `hop` rows,
- * gathered in a buffer of our own, and the meter is read after each block,
- * so what libebur128 sees never depends on how the input was chunked.
+ * Speed: libebur128 computes each momentary and short-term reading by
+ * summing its whole window again (3 s of audio every 100 ms for
+ * short-term: thirty times the work of the filter itself). When both
+ * windows are whole multiples of the hop and the hop is a whole number of
+ * milliseconds (0.1 s at any common rate), the meter instead reads the
+ * mean square of each hop once (ebur128_loudness_window over the hop) and
+ * keeps the last 3 s of those in a ring: momentary and short-term are the
+ * means of the last 4 and 30 hops' energies, which is the same mean over
+ * the same samples, to rounding. The loudness range is then computed here
+ * too, from the same energies: a 3 s block every second, gated at -70 LUFS
+ * and 20 LU below their mean, the 10th to 95th percentile — the blocks,
+ * gates and percentile indices libebur128 uses, without its second pass
+ * over 3 s of audio every second — and the sample peak is taken as the
+ * rows are gathered. libebur128 then only filters and gates (mode I, and
+ * true peak when asked). Other intervals use libebur128's own readings.
+ *
+ * Chunking: rows go to libebur128 straight from the input, cut at every
+ * hop boundary, and the meter is read at each boundary. libebur128 filters
+ * sample by sample and keeps its own block counters, so what it computes
+ * does not depend on how the rows were split between calls.
  *
  * libebur128 writes process-wide constants in ebur128_init; init and
  * destroy are therefore done under the host's lock "libebur128". It also
@@ -76,10 +93,18 @@ typedef struct loudness {
     ebur128_state *st;
     uint32_t nch, hop;
     int true_peak;
-    float *block;         /* hop × nch rows gathered for the next block */
-    uint32_t fill;        /* rows in block */
+    uint32_t fill;        /* rows given since the last hop boundary */
     uint64_t fed;         /* rows given to libebur128 */
     uint64_t m_len, s_len; /* rows a full momentary / short-term window needs */
+    /* the fast path: hop energies in a ring (NULL when not usable) */
+    double *ring;
+    uint32_t m_hops, s_hops; /* hops per momentary / short-term window */
+    uint32_t hop_ms;
+    uint64_t hops;           /* hops measured */
+    uint32_t sec_hops;       /* hops per second */
+    double *st_blocks;       /* short-term energies for the range, one a second */
+    size_t n_st, cap_st;
+    float peak;              /* largest |sample| so far */
 } loudness;
 
 static int loudness_open(const joule_open_args *a, void **self)
@@ -110,12 +135,21 @@ static int loudness_open(const joule_open_args *a, void **self)
     /* libebur128 counts a 100 ms block as (rate + 5) / 10 samples */
     l->m_len = 4 * ((srate + 5) / 10);
     l->s_len = 30 * ((srate + 5) / 10);
-    l->block = malloc((size_t)l->hop * l->nch * sizeof *l->block);
-    if (!l->block) {
-        h->error(h, "out of memory");
-        return JOULE_ERROR;
+    uint64_t sec_len = 10 * ((srate + 5) / 10);
+    if (l->m_len % l->hop == 0 && l->s_len % l->hop == 0 && sec_len % l->hop == 0 &&
+        ((uint64_t)l->hop * 1000) % srate == 0) {
+        l->m_hops = (uint32_t)(l->m_len / l->hop);
+        l->s_hops = (uint32_t)(l->s_len / l->hop);
+        l->sec_hops = (uint32_t)(sec_len / l->hop);
+        l->hop_ms = (uint32_t)((uint64_t)l->hop * 1000 / srate);
+        l->ring = calloc(l->s_hops, sizeof *l->ring);
+        if (!l->ring) {
+            h->error(h, "out of memory");
+            return JOULE_ERROR;
+        }
     }
-    int mode = EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_SAMPLE_PEAK;
+    int mode = l->ring ? EBUR128_MODE_I
+                       : EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_SAMPLE_PEAK;
     if (l->true_peak)
         mode |= EBUR128_MODE_TRUE_PEAK;
     h->lock(h, EBUR128_LOCK);
@@ -149,17 +183,113 @@ static int loudness_open(const joule_open_args *a, void **self)
     return JOULE_OK;
 }
 
-/* Give the gathered block to libebur128. 0, or -1 after host->error. */
-static int feed(loudness *l)
+/* Give rows to libebur128. 0, or -1 after host->error. */
+static int feed(loudness *l, const float *rows, uint32_t n)
 {
-    int rc = ebur128_add_frames_float(l->st, l->block, l->fill);
+    int rc = ebur128_add_frames_float(l->st, rows, n);
     if (rc != EBUR128_SUCCESS) {
         l->host->error(l->host, "libebur128 failed while measuring (error %d)", rc);
         return -1;
     }
-    l->fed += l->fill;
-    l->fill = 0;
+    l->fed += n;
+    l->fill += n;
     return 0;
+}
+
+/* The fast path: the K-weighted mean square of the hop just fed, into the
+ * ring. 0, or -1 after host->error. */
+static int read_hop(loudness *l)
+{
+    double lufs;
+    if (ebur128_loudness_window(l->st, l->hop_ms, &lufs) != EBUR128_SUCCESS) {
+        l->host->error(l->host, "libebur128 could not read a %u ms window", l->hop_ms);
+        return -1;
+    }
+    /* BS.1770: L = -0.691 + 10 log10(energy) */
+    l->ring[l->hops % l->s_hops] = isinf(lufs) ? 0.0 : pow(10.0, (lufs + 0.691) / 10.0);
+    l->hops++;
+    /* a short-term block for the range: after 3 s, then every second,
+     * kept if above the absolute gate (-70 LUFS) */
+    if (l->hops >= l->s_hops && (l->hops - l->s_hops) % l->sec_hops == 0) {
+        double e = 0;
+        for (uint64_t k = l->hops - l->s_hops; k < l->hops; k++)
+            e += l->ring[k % l->s_hops];
+        e /= l->s_hops;
+        if (e >= pow(10.0, (-70.0 + 0.691) / 10.0)) {
+            if (l->n_st == l->cap_st) {
+                size_t cap = l->cap_st ? 2 * l->cap_st : 1024;
+                double *v = realloc(l->st_blocks, cap * sizeof *v);
+                if (!v) {
+                    l->host->error(l->host, "out of memory");
+                    return -1;
+                }
+                l->st_blocks = v;
+                l->cap_st = cap;
+            }
+            l->st_blocks[l->n_st++] = e;
+        }
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* EBU Tech 3342 loudness range from the short-term blocks, as libebur128
+ * computes it: relative gate 20 LU below the blocks' mean energy, then the
+ * spread between the 10th and 95th percentiles. Sorts the blocks. */
+static double loudness_range(loudness *l)
+{
+    if (!l->n_st)
+        return 0.0;
+    double mean = 0;
+    for (size_t i = 0; i < l->n_st; i++)
+        mean += l->st_blocks[i];
+    mean /= (double)l->n_st;
+    double gate = 0.01 * mean; /* -20 dB */
+    qsort(l->st_blocks, l->n_st, sizeof *l->st_blocks, cmp_double);
+    size_t first = 0;
+    while (first < l->n_st && l->st_blocks[first] < gate)
+        first++;
+    size_t n = l->n_st - first;
+    if (!n)
+        return 0.0;
+    double hi = l->st_blocks[first + (size_t)((double)(n - 1) * 0.95 + 0.5)];
+    double lo = l->st_blocks[first + (size_t)((double)(n - 1) * 0.1 + 0.5)];
+    return 10.0 * log10(hi) - 10.0 * log10(lo);
+}
+
+/* Loudness of the last n hops: their mean energy, oldest first. */
+static double mean_loudness(const loudness *l, uint32_t n)
+{
+    double sum = 0;
+    for (uint64_t k = l->hops - n; k < l->hops; k++)
+        sum += l->ring[k % l->s_hops];
+    return sum > 0 ? -0.691 + 10.0 * log10(sum / n) : -INFINITY;
+}
+
+/* The largest |x| of n samples and `pk`, in a form the compiler turns into
+ * vector max instructions (fmaxf's NaN rules would keep it scalar). A NaN
+ * sample is ignored here; libebur128 rejects non-finite input anyway. */
+static float peak_of(const float *x, size_t n, float pk)
+{
+    float m[8] = {pk, pk, pk, pk, pk, pk, pk, pk};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) {
+            float a = fabsf(x[k + (size_t)j]);
+            m[j] = a > m[j] ? a : m[j];
+        }
+    for (; k < n; k++) {
+        float a = fabsf(x[k]);
+        m[0] = a > m[0] ? a : m[0];
+    }
+    for (int j = 1; j < 8; j++)
+        m[0] = m[j] > m[0] ? m[j] : m[0];
+    return m[0];
 }
 
 static int loudness_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
@@ -172,18 +302,29 @@ static int loudness_process(void *self, uint32_t port, const joule_buffer *in, j
         uint32_t take = l->hop - l->fill;
         if (take > in->n_rows - r)
             take = in->n_rows - r;
-        memcpy(l->block + (size_t)l->fill * nch, in->data + (size_t)r * nch, (size_t)take * nch * sizeof(float));
-        l->fill += take;
+        const float *src = in->data + (size_t)r * nch;
+        if (feed(l, src, take))
+            return JOULE_ERROR;
+        if (l->ring)
+            l->peak = peak_of(src, (size_t)take * nch, l->peak);
         r += take;
         if (l->fill < l->hop)
             break;
-        if (feed(l))
-            return JOULE_ERROR;
+        l->fill = 0;
         double m = NAN, s = NAN;
-        if (l->fed >= l->m_len && ebur128_loudness_momentary(l->st, &m) != EBUR128_SUCCESS)
-            m = NAN;
-        if (l->fed >= l->s_len && ebur128_loudness_shortterm(l->st, &s) != EBUR128_SUCCESS)
-            s = NAN;
+        if (l->ring) {
+            if (read_hop(l))
+                return JOULE_ERROR;
+            if (l->hops >= l->m_hops)
+                m = mean_loudness(l, l->m_hops);
+            if (l->hops >= l->s_hops)
+                s = mean_loudness(l, l->s_hops);
+        } else {
+            if (l->fed >= l->m_len && ebur128_loudness_momentary(l->st, &m) != EBUR128_SUCCESS)
+                m = NAN;
+            if (l->fed >= l->s_len && ebur128_loudness_shortterm(l->st, &s) != EBUR128_SUCCESS)
+                s = NAN;
+        }
         float *row = out[0].data + (size_t)out[0].n_rows * 2;
         row[0] = (float)m;
         row[1] = (float)s;
@@ -201,17 +342,19 @@ static int loudness_finish(void *self, joule_buffer *out)
 {
     loudness *l = self;
     /* the rows of an incomplete last hop count for the summary */
-    if (l->fill && feed(l))
-        return JOULE_ERROR;
     double v[N_SUMMARY] = {NAN, NAN, 0, 0};
     if (ebur128_loudness_global(l->st, &v[S_INTEGRATED]) != EBUR128_SUCCESS ||
-        ebur128_loudness_range(l->st, &v[S_LRA]) != EBUR128_SUCCESS) {
+        (!l->ring && ebur128_loudness_range(l->st, &v[S_LRA]) != EBUR128_SUCCESS)) {
         l->host->error(l->host, "libebur128 could not compute the integrated loudness or range");
         return JOULE_ERROR;
     }
+    if (l->ring) {
+        v[S_LRA] = loudness_range(l);
+        v[S_SAMPLE_PEAK] = l->peak;
+    }
     for (uint32_t c = 0; c < l->nch; c++) {
         double sp = 0, tp = 0;
-        if (ebur128_sample_peak(l->st, c, &sp) == EBUR128_SUCCESS && sp > v[S_SAMPLE_PEAK])
+        if (!l->ring && ebur128_sample_peak(l->st, c, &sp) == EBUR128_SUCCESS && sp > v[S_SAMPLE_PEAK])
             v[S_SAMPLE_PEAK] = sp;
         if (l->true_peak && ebur128_true_peak(l->st, c, &tp) == EBUR128_SUCCESS && tp > v[S_TRUE_PEAK])
             v[S_TRUE_PEAK] = tp;
@@ -236,7 +379,8 @@ static void loudness_close(void *self)
         ebur128_destroy(&l->st);
         l->host->unlock(l->host, EBUR128_LOCK);
     }
-    free(l->block);
+    free(l->ring);
+    free(l->st_blocks);
     free(l);
 }
 

@@ -315,8 +315,10 @@ int main(int argc, char **argv)
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_sigint;
-            /* a second Ctrl-C is not caught: it ends a run stuck in a plugin */
-            sa.sa_flags = SA_RESETHAND;
+            /* Every SIGINT is caught, not only the first: `timeout` and
+             * group kills deliver the same interrupt twice, and a second,
+             * default-action signal would kill the run before it removed
+             * its temporary files. (SIGQUIT still ends a run at once.) */
             sigemptyset(&sa.sa_mask);
             sigaction(SIGINT, &sa, NULL);
             sigaction(SIGTERM, &sa, NULL);

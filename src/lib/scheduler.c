@@ -159,6 +159,7 @@ struct run {
     size_t n_jobs, next_open, active, max_active;
     size_t finished, failed;
     jl_nrt *ready_head, *ready_tail;
+    size_t n_ready;
     jl_job *waiting;      /* opened, waiting for their quota */
     jl_job *finalize;     /* to commit or tear down          */
     int stopping;
@@ -285,7 +286,13 @@ static void make_ready(run *r, jl_nrt *n)
     else
         r->ready_head = n;
     r->ready_tail = n;
-    pthread_cond_signal(&r->cv);
+    /* The caller is a worker that goes back to the ready list as soon as
+     * it lets go of the lock, and takes the first node itself: wake another
+     * thread only for the second. Waking one per node would make two
+     * threads trade every chunk of a pipeline, each handoff a sleep and a
+     * wake-up. */
+    if (++r->n_ready >= 2)
+        pthread_cond_signal(&r->cv);
 }
 
 /* Recheck a node and its neighbours after it changed. */
@@ -802,8 +809,33 @@ static void merge_stats(joule_report *rep, jl_job *j)
 }
 
 /* The worker loop: every thread, the caller's included, runs it. */
+/* After a step of n: if n can go on, take it off the ready list and return
+ * it, so that the same thread runs it again. A node's state (a filter's
+ * history, a meter's buffers) then stays in one core's cache instead of
+ * moving between cores at every chunk; the bounded queues stop a node that
+ * runs ahead of its consumers. Lock held. */
+static jl_nrt *stay_on(run *r, jl_nrt *n)
+{
+    if (!n->queued || r->finalize)
+        return NULL;
+    jl_nrt **pp = &r->ready_head, *prev = NULL;
+    while (*pp && *pp != n) {
+        prev = *pp;
+        pp = &(*pp)->ready_next;
+    }
+    if (!*pp)
+        return NULL;
+    *pp = n->ready_next;
+    if (r->ready_tail == n)
+        r->ready_tail = prev;
+    r->n_ready--;
+    n->queued = 0;
+    return is_ready(n) ? n : NULL;
+}
+
 static void work(run *r, joule_report *rep)
 {
+    jl_nrt *next = NULL;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         if (is_interrupted() && !r->stopping) {
@@ -830,8 +862,11 @@ static void work(run *r, joule_report *rep)
             pthread_cond_broadcast(&r->cv);
         }
         if (r->finalize) {
+            next = NULL; /* its job may be the one going */
             jl_job *j = r->finalize;
             r->finalize = j->next;
+            if (r->n_ready) /* someone else takes the ready nodes meanwhile */
+                pthread_cond_signal(&r->cv);
             pthread_mutex_unlock(&r->mu);
             job_close(r, j);
             pthread_mutex_lock(&r->mu);
@@ -840,9 +875,10 @@ static void work(run *r, joule_report *rep)
             jl_nrt **pp = &r->ready_head;
             r->ready_tail = NULL;
             while (*pp) {
-                if ((*pp)->job == j)
+                if ((*pp)->job == j) {
                     *pp = (*pp)->ready_next;
-                else {
+                    r->n_ready--;
+                } else {
                     r->ready_tail = *pp;
                     pp = &(*pp)->ready_next;
                 }
@@ -861,22 +897,34 @@ static void work(run *r, joule_report *rep)
             pthread_cond_broadcast(&r->cv);
             continue;
         }
+        if (next && !r->stopping) {
+            jl_nrt *n = next;
+            n->busy = 1;
+            step(r, n);
+            next = stay_on(r, n);
+            continue;
+        }
+        next = NULL;
         if (r->ready_head) {
             jl_nrt *n = r->ready_head;
             r->ready_head = n->ready_next;
             if (!r->ready_head)
                 r->ready_tail = NULL;
+            r->n_ready--;
             n->queued = 0;
             if (!is_ready(n))
                 continue;
             n->busy = 1;
             step(r, n);
+            next = stay_on(r, n);
             continue;
         }
         if (!r->stopping && r->next_open < r->n_jobs && r->active < r->max_active) {
             jl_job *j = &r->jobs[r->next_open++];
             r->active++;
             j->state = J_OPEN;
+            if (r->n_ready)
+                pthread_cond_signal(&r->cv);
             pthread_mutex_unlock(&r->mu);
             int rc = job_open(r, j);
             pthread_mutex_lock(&r->mu);
