@@ -21,6 +21,7 @@ ap.add_argument("--data", required=True)
 ap.add_argument("--out", required=True)
 ap.add_argument("--only", default="")
 args = ap.parse_args()
+args.build, args.data, args.out = (os.path.abspath(p) for p in (args.build, args.data, args.out))
 
 here = os.path.dirname(os.path.abspath(__file__))
 joule = os.path.join(args.build, "joule", "src", "cli", "joule")
