@@ -493,7 +493,6 @@ static int visit(loader *L, joule_graph *g, size_t v, int *state, size_t *stack,
         if (u == JL_NO_NODE)
             continue;
         if (state[u] == 1) {
-            size_t cap = 64;
             char *path = jl_strdup(g->nodes[u].name);
             size_t k = depth;
             while (stack[k] != u)
@@ -503,7 +502,6 @@ static int visit(loader *L, joule_graph *g, size_t v, int *state, size_t *stack,
                 free(path);
                 path = p2;
             }
-            (void)cap;
             jl_msgs_add(&L->errs, "%s: node '%s': the inputs form a cycle: %s", g->nodes[u].where, g->nodes[u].name,
                         path);
             free(path);
