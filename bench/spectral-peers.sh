@@ -135,8 +135,19 @@ pct = lambda s, p: s[min(len(s) - 1, int(p * len(s)))] if s else math.nan
 print("## (a) spectral centroid vs vamp-example-plugins:spectralcentroid:linearcentroid (1024/512)\n")
 print(f"frames: joule {len(j)} ({nan_j} silent = nan), vamp {len(v)}, compared {len(both)}, "
       f"joule-only finite {only_j}")
+def pearson(pairs):
+    n = len(pairs)
+    if n < 2:
+        return math.nan
+    ma = sum(a for a, _ in pairs) / n
+    mb = sum(b for _, b in pairs) / n
+    sab = sum((a - ma) * (b - mb) for a, b in pairs)
+    saa = sum((a - ma) ** 2 for a, _ in pairs)
+    sbb = sum((b - mb) ** 2 for _, b in pairs)
+    return sab / math.sqrt(saa * sbb)
 print(f"|delta| Hz: median {pct(d, 0.5):.3g}, p99 {pct(d, 0.99):.3g}, max {d[-1] if d else math.nan:.3g}; "
-      f"relative: median {pct(rel, 0.5):.3g}, max {rel[-1] if rel else math.nan:.3g}\n")
+      f"relative: median {pct(rel, 0.5):.3g}, max {rel[-1] if rel else math.nan:.3g}; "
+      f"Pearson r {pearson(both):.12f}\n")
 
 # (b) integrated loudness
 ji = num(rows(f"{out}/{stem}.loudness.csv")[0]["integrated"])
