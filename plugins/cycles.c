@@ -27,8 +27,9 @@
  *
  * Outputs:
  *   out      one row per cycle (time: its start): cycle (from 1), duration,
- *            rom_COL, mean_COL, sd_COL per column, si_NAME per pair,
- *            outlier (0/1)
+ *            rom_COL, mean_COL, sd_COL per column, si_NAME per pair
+ *            NAME_ipsi:NAME_contra (si_A_B for any other pair A:B; a pair
+ *            named twice is refused), outlier (0/1)
  *   alerts   events: cycle, code, column (from 1, 0 for the cycle), value;
  *            code 1: ROM under `min_rom`; 2: a value under the low end of
  *            `range` (value: the minimum); 3: over its high end (the
@@ -339,13 +340,23 @@ static int cycles_open(const joule_open_args *a, void **self)
             c->ounits[k] = c->sunits[k] = u;
             k++;
         }
+    const uint32_t k_si = k;
     for (uint32_t p = 0; p < c->npair; p++) {
-        const char *nm = in->names[c->cols[c->pair[p][0]]];
-        size_t l = strlen(nm);
-        if (l > 5 && !strcmp(nm + l - 5, "_ipsi"))
-            jp_names_set(&c->onames, k, "si_%.*s", (int)(l - 5), nm);
+        const char *na = in->names[c->cols[c->pair[p][0]]], *nb = in->names[c->cols[c->pair[p][1]]];
+        size_t la = strlen(na), lb = strlen(nb);
+        /* si_NAME only for NAME_ipsi with NAME_contra: any other pair
+         * (NAME_ipsi with something else) names both its columns */
+        if (la > 5 && !strcmp(na + la - 5, "_ipsi") && lb == la + 2 && !strncmp(na, nb, la - 5) &&
+            !strcmp(nb + la - 5, "_contra"))
+            jp_names_set(&c->onames, k, "si_%.*s", (int)(la - 5), na);
         else
-            jp_names_set(&c->onames, k, "si_%s_%s", nm, in->names[c->cols[c->pair[p][1]]]);
+            jp_names_set(&c->onames, k, "si_%s_%s", na, nb);
+        for (uint32_t j = k_si; j < k; j++)
+            if (!strcmp(c->onames.v[j], c->onames.v[k])) {
+                h->error(h, "pairs: two symmetry columns would be named '%s' (%s:%s): name each pair once",
+                         c->onames.v[k], na, nb);
+                return JOULE_ERROR;
+            }
         jp_names_set(&c->snames, k, "%s", c->onames.v[k]);
         c->ounits[k] = c->sunits[k] = "";
         k++;

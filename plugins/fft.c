@@ -172,11 +172,7 @@ static void save_wisdom(const joule_host *h, const char *path)
         free(tmp);
         return;
     }
-    {
-        mode_t um = umask(0);
-        umask(um);
-        fchmod(fd, 0666 & ~um);
-    }
+    fchmod(fd, 0666 & ~jp_umask());
     fftwf_export_wisdom_to_file(f);
     int bad = ferror(f) != 0;
     bad |= fclose(f) != 0;

@@ -12,6 +12,9 @@
  *
  * Each section runs in transposed direct form II; its state is carried
  * across calls, so the output does not depend on how the input is chunked.
+ * The output is declared in place (JOULE_FORMAT_IN_PLACE): each section
+ * reads a sample before it writes it back, so the filter works on the
+ * input chunk itself when the host hands it over (out.data == in.data).
  *
  * Group delay (low-pass, at DC): sum over sections of 1 / (Q · 2π · fc),
  * i.e. about 0.225 / fc seconds for order 2 and 0.416 / fc for order 4
@@ -157,10 +160,19 @@ static int filter_open(const joule_open_args *a, void **self)
         }
     }
     free(cols);
+    /* the input's format, but not its flags: they describe the upstream
+     * node's output, not this one's */
     joule_format *o = &a->outputs[0];
-    *o = *in;
+    o->kind = in->kind;
+    o->n_columns = in->n_columns;
+    o->rate = in->rate;
+    o->t0 = in->t0;
+    o->names = in->names;
+    o->units = in->units;
+    o->length = in->length;
     o->out_num = 1;
     o->out_den = 1;
+    o->flags = JOULE_FORMAT_IN_PLACE;
     return JOULE_OK;
 }
 
@@ -170,7 +182,8 @@ static int filter_process(void *self, uint32_t port, const joule_buffer *in, jou
     filt *f = self;
     const uint32_t nc = f->nc, n = in->n_rows;
     const int ns = f->nsec;
-    memcpy(out[0].data, in->data, (size_t)n * nc * sizeof(float));
+    if (out[0].data != in->data) /* else in place: the host passed the input itself */
+        memcpy(out[0].data, in->data, (size_t)n * nc * sizeof(float));
     for (uint32_t c = 0; c < nc; c++) {
         if (!f->on[c])
             continue;

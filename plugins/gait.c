@@ -22,7 +22,9 @@
  *   symmetry         normalised to 1 at lag 0, at its peak near one step
  *                    time (Ad1, step regularity) and near two (Ad2,
  *                    stride regularity); symmetry = Ad1 / Ad2 (1 for a
- *                    symmetric gait). NaN without the signal input.
+ *                    symmetric gait). NaN without the signal input;
+ *                    symmetry is NaN also when Ad2 <= 0 (no stride
+ *                    periodicity: the ratio would be meaningless).
  * An interval longer than `max_gap` seconds is a pause: it ends a walking
  * bout and counts in no interval statistic (nor does a stride spanning it).
  *
@@ -305,7 +307,9 @@ static void measures(gait *g, size_t i0, size_t i1, double ta, double tb, float 
     if (g->has_sig && n) {
         int64_t a = (int64_t)ceil((ta - g->sig_t0) * g->sig_fs), b = (int64_t)floor((tb - g->sig_t0) * g->sig_fs) + 1;
         regularity(g, a, b, P, &row[C_AD1], &row[C_AD2]);
-        row[C_SYM] = row[C_AD1] / row[C_AD2];
+        /* Ad1 / Ad2 compares the steps with the stride: only meaningful
+         * when the stride is periodic at all (NaN compares false too) */
+        row[C_SYM] = row[C_AD2] > 0 ? row[C_AD1] / row[C_AD2] : NAN;
     }
 }
 

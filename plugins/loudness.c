@@ -105,6 +105,7 @@ typedef struct loudness {
     double *st_blocks;       /* short-term energies for the range, one a second */
     size_t n_st, cap_st;
     float peak;              /* largest |sample| so far */
+    double rate, t0;         /* of the input, for messages */
 } loudness;
 
 static int loudness_open(const joule_open_args *a, void **self)
@@ -129,6 +130,8 @@ static int loudness_open(const joule_open_args *a, void **self)
         return JOULE_ERROR;
     }
     unsigned long srate = (unsigned long)rate;
+    l->rate = rate;
+    l->t0 = in->t0;
     double hop = floor(a->params[P_INTERVAL].f * rate + 0.5);
     l->hop = hop < 1 ? 1 : (uint32_t)hop;
     l->true_peak = a->params[P_TRUE_PEAK].b;
@@ -272,24 +275,49 @@ static double mean_loudness(const loudness *l, uint32_t n)
 }
 
 /* The largest |x| of n samples and `pk`, in a form the compiler turns into
- * vector max instructions (fmaxf's NaN rules would keep it scalar). A NaN
- * sample is ignored here; libebur128 rejects non-finite input anyway. */
-static float peak_of(const float *x, size_t n, float pk)
+ * vector max instructions (fmaxf's NaN rules would keep it scalar). Sets
+ * *bad when a sample is not finite: x·0 is 0 for every finite x and NaN
+ * for inf and NaN, and the sum of those stays 0 only if all were finite. */
+static float peak_of(const float *x, size_t n, float pk, int *bad)
 {
     float m[8] = {pk, pk, pk, pk, pk, pk, pk, pk};
+    float z[8] = {0};
     size_t k = 0;
     for (; k + 8 <= n; k += 8)
         for (int j = 0; j < 8; j++) {
             float a = fabsf(x[k + (size_t)j]);
             m[j] = a > m[j] ? a : m[j];
+            z[j] += x[k + (size_t)j] * 0.0f;
         }
     for (; k < n; k++) {
         float a = fabsf(x[k]);
         m[0] = a > m[0] ? a : m[0];
+        z[0] += x[k] * 0.0f;
     }
-    for (int j = 1; j < 8; j++)
+    for (int j = 1; j < 8; j++) {
         m[0] = m[j] > m[0] ? m[j] : m[0];
+        z[0] += z[j];
+    }
+    *bad = z[0] != 0.0f;
     return m[0];
+}
+
+/* A non-finite sample would poison the meter's filters for the rest of the
+ * stream (every later reading NaN or -inf) without a word: refuse it, and
+ * say where it is. */
+static int refuse_non_finite(loudness *l, const joule_buffer *in, uint32_t r0, uint32_t n)
+{
+    for (uint32_t r = r0; r < r0 + n; r++)
+        for (uint32_t c = 0; c < l->nch; c++) {
+            float v = in->data[(size_t)r * l->nch + c];
+            if (!isfinite(v)) {
+                uint64_t row = in->first_row + r;
+                l->host->error(l->host, "sample %llu (%.6f s), channel %u is %s: loudness cannot be measured",
+                               (unsigned long long)row, l->t0 + (double)row / l->rate, c, isnan(v) ? "NaN" : "infinite");
+                return -1;
+            }
+        }
+    return 0;
 }
 
 static int loudness_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
@@ -303,10 +331,13 @@ static int loudness_process(void *self, uint32_t port, const joule_buffer *in, j
         if (take > in->n_rows - r)
             take = in->n_rows - r;
         const float *src = in->data + (size_t)r * nch;
+        int bad;
+        float pk = peak_of(src, (size_t)take * nch, l->peak, &bad);
+        if (bad && refuse_non_finite(l, in, r, take) == -1)
+            return JOULE_ERROR;
+        l->peak = pk;
         if (feed(l, src, take))
             return JOULE_ERROR;
-        if (l->ring)
-            l->peak = peak_of(src, (size_t)take * nch, l->peak);
         r += take;
         if (l->fill < l->hop)
             break;

@@ -14,17 +14,20 @@
  * column named t, time, timestamp or ts, or starting with "time") in s,
  * ms, us or ns (`time_unit =`; `auto` reads the unit from the header, else
  * seconds). Times are made relative to the first row (integer timestamps
- * such as nanoseconds since boot are subtracted exactly, as integers).
+ * of up to 19 digits, such as nanoseconds since boot or since 1970, are
+ * subtracted exactly, as integers).
  * Without a time column, `rate =` gives the sample rate.
  *
  * Rate. Since the output format is declared at open, the rate is inferred
  * there from a bounded prefix of the file (`probe` rows, default 4096): the
- * median interval between timestamps. Irregular sampling in that prefix
- * (jitter) is reported as a warning, and so is every gap (an interval
- * longer than `gap` × the median) anywhere in the file. `resample =
- * linear` (default) or `hold` maps the samples onto the uniform grid
- * t_k = k / rate (k = 0, 1, ... up to the last timestamp); `none` passes
- * the rows through as they are and declares the rate.
+ * mean interval between timestamps, gaps left out (an interval longer than
+ * `gap` × the median interval). Irregular sampling in that prefix (jitter)
+ * is reported as a warning, and so is every gap anywhere in the file. A
+ * rate above 1e9 Hz is refused, and so is an interval that would be
+ * resampled into more than 1e9 rows. `resample = linear` (default) or
+ * `hold` maps the samples onto the uniform grid t_k = k / rate (k = 0, 1,
+ * ... up to the last timestamp); `none` passes the rows through as they
+ * are and declares the rate.
  *
  * Missing values (an empty field, NaN, NA, N/A, null): `missing = error`
  * (default) stops with the place; `interpolate` fills them linearly in time
@@ -37,20 +40,22 @@
  *   walk.csv:12:3: text 'abc' in numeric column 'ax'
  *   walk.csv:40: 3 fields, expected 5
  * and unsorted or duplicate timestamps, missing values (under
- * missing = error), infinities, over-long lines.
+ * missing = error), infinities and values beyond a float's range,
+ * over-long lines.
  *
  * Speed and memory. The file is read through a fixed 1 MiB buffer, lines
  * are split by hand (memchr for the line end, a byte loop per field) and
  * numbers are parsed by a small exact parser: digits are gathered into a
  * 64-bit integer and scaled by an exact power of ten when both are exact in
  * a double (Clinger's fast path, correctly rounded); other numbers go to
- * strtod. Memory does not depend on the file's size. */
+ * strtod, whole. Memory does not depend on the file's size. */
 #include <joule/plugin.h>
 
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +67,8 @@
 
 #define READ_BUF (1u << 20)
 #define MAX_FIELDS 4096
+#define MAX_RATE 1e9     /* Hz: the most `rate` may be, given or inferred */
+#define MAX_GAP_ROWS 1e9 /* the most rows one interval may be resampled into */
 
 static const char *const sep_choices[] = {"auto", "comma", "semicolon", "tab", NULL};
 static const char *const unit_choices[] = {"auto", "s", "ms", "us", "ns", NULL};
@@ -87,9 +94,9 @@ static const joule_param params[] = {
     {"time_unit", JOULE_PARAM_ENUM, 0, "auto", 0, 0, unit_choices, "",
      "Unit of the time column: s, ms, us or ns; auto takes it from the header ('t [ms]', 'time_ns') or "
      "assumes seconds."},
-    {"rate", JOULE_PARAM_FLOAT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "0", 0, 1e9, NULL, "Hz",
-     "Sample rate of the output. 0: the median rate of the timestamps in the first `probe` rows. Required "
-     "when there is no time column."},
+    {"rate", JOULE_PARAM_FLOAT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "0", 0, MAX_RATE, NULL, "Hz",
+     "Sample rate of the output. 0: inferred from the timestamps in the first `probe` rows (the mean interval "
+     "between rows, gaps left out). Required when there is no time column."},
     {"resample", JOULE_PARAM_ENUM, 0, "linear", 0, 0, resample_choices, "",
      "How timestamped rows become a uniform signal: linear interpolation or hold (last value) onto the grid "
      "k / rate, or none (rows as they are, declared at the rate)."},
@@ -136,8 +143,11 @@ typedef struct sensor {
     char **fnames;       /* per field: its name (for messages) */
     char *scratch;       /* unquoting */
     size_t scratch_cap;
+    char *numtext;       /* a number for strtod, NUL-terminated */
+    size_t numtext_cap;
     field *fields;
     int missing, resample;
+    int64_t max_missing; /* longest run of missing values filled, per column */
     double rate;
     double gap_factor, median_dt;
     /* time base */
@@ -150,6 +160,7 @@ typedef struct sensor {
     double longest_gap;
     uint64_t longest_gap_line;
     int probing;
+    uint64_t first_data_line;
     double *probe_t;
     size_t n_probe, probe_cap;
     /* sample ring (rows parsed, waiting for missing values to be filled) */
@@ -178,9 +189,12 @@ static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Parse a decimal number at p (before e). Returns the end of the number,
- * or p itself if there is none. `dec2` is a second accepted decimal mark.
- * *is_int is set when the text was a plain integer that fits *iv. */
-static const char *parse_num(const char *p, const char *e, char dec2, double *out, int64_t *iv, int *is_int)
+ * or p itself if there is none, or NULL when out of memory. `dec2` is a
+ * second accepted decimal mark. *is_int is set when the text was a plain
+ * integer that fits *iv. A number the fast path cannot take is copied
+ * whole (however long) for strtod into *tmp, grown as needed. */
+static const char *parse_num(const char *p, const char *e, char dec2, double *out, int64_t *iv, int *is_int,
+                             char **tmp, size_t *tmp_cap)
 {
     const char *s = p;
     int neg = 0;
@@ -245,7 +259,10 @@ static const char *parse_num(const char *p, const char *e, char dec2, double *ou
             frac = 1;
         }
     }
-    *is_int = !frac && !inexact && nd < 19;
+    /* 19 significant digits still fit an int64_t when m <= INT64_MAX
+     * (Unix-epoch nanoseconds are 19 digits); exp10 > 0 means digits were
+     * dropped past the 19th (zeros: the value is m·10^exp10, not m). */
+    *is_int = !frac && !inexact && exp10 == 0 && (nd < 19 || m <= (uint64_t)INT64_MAX);
     if (*is_int)
         *iv = neg ? -(int64_t)m : (int64_t)m;
     int ex = exp10 + expo;
@@ -255,16 +272,22 @@ static const char *parse_num(const char *p, const char *e, char dec2, double *ou
     } else if (!inexact && m <= (1ull << 53) && ex >= -22 && ex <= 22) {
         v = ex < 0 ? (double)m / p10[-ex] : (double)m * p10[ex];
     } else {
-        char tmp[128];
+        /* the whole number: truncating it would change its value */
         size_t n = (size_t)(p - s);
-        if (n >= sizeof tmp)
-            n = sizeof tmp - 1;
-        memcpy(tmp, s, n);
-        tmp[n] = '\0';
+        if (*tmp_cap < n + 1) {
+            char *b = realloc(*tmp, n + 1);
+            if (!b)
+                return NULL;
+            *tmp = b;
+            *tmp_cap = n + 1;
+        }
+        char *t = *tmp;
+        memcpy(t, s, n);
+        t[n] = '\0';
         for (size_t i = 0; i < n; i++)
-            if (tmp[i] == dec2)
-                tmp[i] = '.';
-        v = fabs(strtod(tmp, NULL));
+            if (t[i] == dec2)
+                t[i] = '.';
+        v = fabs(strtod(t, NULL));
     }
     *out = neg ? -v : v;
     return p;
@@ -448,7 +471,11 @@ static int parse_time(sensor *s, const char *p, const char *e, uint32_t col, dou
     double v;
     int64_t iv = 0;
     int is_int = 0;
-    const char *q = parse_num(p, e, s->dec2, &v, &iv, &is_int);
+    const char *q = parse_num(p, e, s->dec2, &v, &iv, &is_int, &s->numtext, &s->numtext_cap);
+    if (!q) {
+        s->host->error(s->host, "out of memory");
+        return -1;
+    }
     if (q == p || q != e || !isfinite(v)) {
         char ex[48];
         excerpt(ex, sizeof ex, p, e);
@@ -466,7 +493,8 @@ static int parse_time(sensor *s, const char *p, const char *e, uint32_t col, dou
         s->t0_i = iv;
         s->t0_d = v;
         *t = 0.0;
-    } else if (is_int && s->t0_int) {
+    } else if (is_int && s->t0_int && (iv >= 0) == (s->t0_i >= 0)) {
+        /* exact (same signs: the difference cannot overflow) */
         *t = (double)(iv - s->t0_i) * s->tscale;
     } else {
         *t = (v - s->t0_d) * s->tscale;
@@ -480,6 +508,14 @@ static int parse_time(sensor *s, const char *p, const char *e, uint32_t col, dou
             return -1;
         }
         double dt = *t - s->prev_t;
+        if (!s->probing && s->resample != RS_NONE && dt * s->rate > MAX_GAP_ROWS) {
+            s->host->error(s->host,
+                           "%s:%llu:%u: %.6g s since the previous row (line %llu) would be resampled into %.3g rows at "
+                           "%.6g Hz, more than %g: check the timestamps (and time_unit), or set resample = none",
+                           s->path, (unsigned long long)s->line, col, dt, (unsigned long long)s->prev_line,
+                           dt * s->rate, s->rate, MAX_GAP_ROWS);
+            return -1;
+        }
         if (s->median_dt > 0 && dt > s->gap_factor * s->median_dt) {
             s->n_gaps++;
             if (s->n_gaps <= 3)
@@ -578,18 +614,17 @@ static int parse_row(sensor *s, const char *p, size_t n)
             s->probe_t = b;
             s->probe_cap = cap;
         }
+        if (!s->n_probe)
+            s->first_data_line = s->line;
         s->probe_t[s->n_probe++] = t;
         return 1;
     }
     if (s->q_tail - s->q_head == s->qcap) {
-        /* the ring is full of rows waiting for a value */
-        uint32_t c = 0;
-        while (c + 1 < s->nsel && s->pend_from[c] < 0)
-            c++;
-        s->host->error(s->host,
-                       "%s:%llu: column '%s' has more than %zu consecutive missing values: too long a gap to fill "
-                       "(raise max_missing)",
-                       s->path, (unsigned long long)s->pend_line[c], s->names.v[c], s->qcap - 1);
+        /* cannot happen: the oldest row waits only for the run of missing
+         * values that starts at it, at most max_missing rows (checked
+         * below), and the ring holds max_missing + 1 rows or more */
+        s->host->error(s->host, "%s:%llu: internal error: more than %zu rows waiting for missing values", s->path,
+                       (unsigned long long)s->line, s->qcap);
         return -1;
     }
     uint64_t idx = s->q_tail;
@@ -606,8 +641,14 @@ static int parse_row(sensor *s, const char *p, size_t n)
         double v;
         int64_t iv;
         int is_int;
-        const char *q = parse_num(fp, fe, s->dec2, &v, &iv, &is_int);
-        if (q != fp && q == fe && isfinite(v)) {
+        const char *q = parse_num(fp, fe, s->dec2, &v, &iv, &is_int, &s->numtext, &s->numtext_cap);
+        if (!q) {
+            s->host->error(s->host, "out of memory");
+            return -1;
+        }
+        /* finite as a double is not enough: beyond FLT_MAX the float is
+         * infinite (and would spoil the interpolation of its neighbours) */
+        if (q != fp && q == fe && fabs(v) <= FLT_MAX) {
             row[c] = (float)v;
             if (s->pend_from[c] >= 0)
                 fill_pending(s, (uint32_t)c, (int64_t)idx, t, row[c]);
@@ -645,6 +686,14 @@ static int parse_row(sensor *s, const char *p, size_t n)
                 s->host->error(s->host, "%s:%llu:%u: '%s' (a missing value) in column '%s' (missing = error; set "
                                "missing = interpolate or hold to fill gaps)",
                                s->path, (unsigned long long)s->line, i + 1, ex, s->fnames[i]);
+            return -1;
+        }
+        if (s->pend_from[c] >= 0 && (int64_t)idx - s->pend_from[c] >= s->max_missing) {
+            s->host->error(s->host,
+                           "%s:%llu:%u: column '%s' has more than %lld consecutive missing values (from line %llu): "
+                           "too long a gap to fill (raise max_missing)",
+                           s->path, (unsigned long long)s->line, i + 1, s->fnames[i], (long long)s->max_missing,
+                           (unsigned long long)s->pend_line[c]);
             return -1;
         }
         row[c] = NAN;
@@ -808,6 +857,7 @@ static int sensor_open(const joule_open_args *a, void **self)
     s->missing = (int)pv[P_MISSING].e;
     s->resample = (int)pv[P_RESAMPLE].e;
     s->gap_factor = pv[P_GAP].f;
+    s->max_missing = pv[P_MAXMISS].i;
     s->buf = malloc(READ_BUF);
     s->fields = malloc(MAX_FIELDS * sizeof *s->fields);
     if (!s->buf || !s->fields) {
@@ -1039,7 +1089,8 @@ static int sensor_open(const joule_open_args *a, void **self)
     }
     free(ulist);
     free(order);
-    /* state */
+    /* state; the ring holds a run of max_missing missing values and the
+     * row after it */
     s->qcap = (size_t)pv[P_MAXMISS].i + 1;
     if (s->qcap < 1024)
         s->qcap = 1024;
@@ -1098,8 +1149,36 @@ static int sensor_open(const joule_open_args *a, void **self)
             double med = m % 2 ? dt[m / 2] : 0.5 * (dt[m / 2 - 1] + dt[m / 2]);
             double p5 = dt[m / 20], p95 = dt[m - 1 - m / 20];
             s->median_dt = med;
-            if (s->rate <= 0)
-                s->rate = 1.0 / med;
+            /* The median interval only tells gaps (over gap × median) from
+             * the sampling; as the rate it is biased when the jitter does
+             * not accumulate (timestamps off a uniform grid by up to ±30 %
+             * have intervals whose median is not their mean). The rate is
+             * the mean interval between the rows of the gap-free runs,
+             * (t_last - t_first) / (n - 1) for each run, pooled: exact up
+             * to the jitter of the runs' ends. */
+            double span = 0;
+            size_t nint = 0, run0 = 0;
+            for (size_t i = 0; i < m; i++) {
+                int gap = s->probe_t[i + 1] - s->probe_t[i] > s->gap_factor * med;
+                if (gap || i + 1 == m) {
+                    size_t end = gap ? i : i + 1;
+                    span += s->probe_t[end] - s->probe_t[run0];
+                    nint += end - run0;
+                    run0 = i + 1;
+                }
+            }
+            double est = (double)nint / span;
+            if (s->rate <= 0) {
+                if (!(est > 0 && est <= MAX_RATE)) {
+                    h->error(h,
+                             "%s:%llu: the timestamps of the first %zu rows (from this line) imply a rate of %.6g "
+                             "Hz (at most %g Hz is supported): check time_unit, or set rate",
+                             s->path, (unsigned long long)s->first_data_line, s->n_probe, est, MAX_RATE);
+                    free(dt);
+                    goto out;
+                }
+                s->rate = est;
+            }
             if (p95 - p5 > 0.1 * med)
                 h->log(h, JOULE_LOG_WARN,
                        "irregular sampling in the first %zu rows: intervals %.4g s (5th percentile), %.4g s "
@@ -1107,7 +1186,9 @@ static int sensor_open(const joule_open_args *a, void **self)
                        s->n_probe, p5, med, p95,
                        s->resample == RS_NONE ? "resample = none: rows are taken as uniform"
                                               : "resampling to a uniform grid");
-            h->log(h, JOULE_LOG_INFO, "rate %.6g Hz (median interval %.6g s over %zu rows)", 1.0 / med, med, s->n_probe);
+            h->log(h, JOULE_LOG_INFO,
+                   "timestamps: %.6g Hz (mean interval %.6g s over %zu intervals without gaps, median %.6g s)", est,
+                   1.0 / est, nint, med);
             free(dt);
         } else if (s->rate <= 0) {
             h->error(h, "%s: a single data row: cannot infer the rate (set rate)", s->path);
@@ -1236,6 +1317,7 @@ static void sensor_close(void *self)
     free(s->buf);
     free(s->fields);
     free(s->scratch);
+    free(s->numtext);
     if (s->fnames)
         for (uint32_t i = 0; i < s->nf; i++)
             free(s->fnames[i]);

@@ -71,6 +71,24 @@ static int check_lengths(source *s, const joule_host *h)
     char log[8192];
     memset(log, 0, sizeof log);
     sf_command(s->sf, SFC_GET_LOG_INFO, log, sizeof log - 1);
+    /* A header that says "no audio" in front of bytes libsndfile could not
+     * make sense of (a writer that never filled in its sizes) would read as
+     * an empty file: that is a broken file, not silence. */
+    const char *warn = strstr(log, "*** ");
+    const char *len = strstr(log, "Length : ");
+    long long length = len ? strtoll(len + 9, NULL, 10) : 0;
+    if (s->info.frames == 0 && (warn || length > 4096)) {
+        /* (headers and metadata of a truly empty file take far less than
+         * 4 KiB; more is audio the header does not account for) */
+        char what[160] = "";
+        if (warn) {
+            snprintf(what, sizeof what, " (%s)", warn + 4);
+            what[strcspn(what, "\n")] = '\0';
+            strcat(what, ")");
+        }
+        h->error(h, "%s: the header gives no audio, yet the file holds %lld bytes%s", s->path, length, what);
+        return -1;
+    }
     for (char *line = log; line && *line;) {
         char *next = strchr(line, '\n');
         if (next)

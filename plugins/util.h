@@ -151,6 +151,30 @@ static inline int jp_mkdirs_for(const char *path)
     return 0;
 }
 
+/* The process's umask, without changing it: umask() can only be read by
+ * setting it, and setting it, even for an instant, races with files being
+ * created on other threads. Linux shows it in /proc/self/status. */
+static inline mode_t jp_umask(void)
+{
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v >= 0)
+        return (mode_t)v;
+    v = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[128];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Umask:", 6)) {
+                v = (int)strtol(line + 6, NULL, 8) & 0777;
+                break;
+            }
+        fclose(f);
+    }
+    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    return (mode_t)v;
+}
+
 /* Returns 0, or -1 after host->error. `bufsize` sets stdio buffering. */
 static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_host *h, size_t bufsize)
 {
@@ -171,11 +195,7 @@ static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_h
         o->tmp = NULL;
         return -1;
     }
-    { /* mkstemp makes the file 0600; give it what the umask allows */
-        mode_t um = umask(0);
-        umask(um);
-        fchmod(fd, 0666 & ~um);
-    }
+    fchmod(fd, 0666 & ~jp_umask()); /* mkstemp makes it 0600 */
     o->f = fdopen(fd, "w");
     if (!o->f) {
         h->error(h, "%s: cannot open: %s", path, strerror(errno));

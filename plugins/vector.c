@@ -11,7 +11,14 @@
  *                                 acceleration, "minus 1 g", without a filter
  *
  * The norm is taken of the input values (before scale and offset), in
- * double. Every row is independent, so chunking cannot matter. */
+ * double. Every row is independent, so chunking cannot matter.
+ *
+ * The output is a signal: frames (one row per frame, at the frame rate)
+ * come out as a signal at that rate, row for row, with the same t0. When
+ * every input column is kept in its place (keep = all, or the input's
+ * columns in order, renamed or not) and there is no norm, each output value
+ * depends on the input value in the same place only, and the output is
+ * declared in place. */
 #include <joule/plugin.h>
 
 #include "util.h"
@@ -40,7 +47,7 @@ static const joule_param params[] = {
 };
 
 static const joule_port inputs[] = {
-    {"in", JOULE_SIGNAL, 0, "any signal"},
+    {"in", JOULE_SIGNAL | JOULE_FRAMES, 0, "a signal, or frames (such as the energy plugin's)"},
 };
 static const joule_port outputs[] = {
     {"out", JOULE_SIGNAL, 0, "the kept columns, then the norm"},
@@ -89,6 +96,23 @@ static int parse_nums(const char *s, double **out, size_t *n, char *msg, size_t 
     return 0;
 }
 
+/* Why a column name given here (keep = old:new, name =) is not one, or
+ * NULL: names are [A-Za-z0-9_.-], not empty, and not "time" (the column
+ * the sinks write first). Uniqueness is checked at open, where the
+ * input's names are known. */
+static const char *bad_name(const char *n)
+{
+    if (!*n)
+        return "is empty";
+    if (!strcmp(n, "time"))
+        return "is taken by the time column";
+    for (const char *q = n; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_' ||
+              *q == '.' || *q == '-'))
+            return "has a character other than A-Z a-z 0-9 _ . -";
+    return NULL;
+}
+
 static int vector_check(const joule_value *p, char *msg, size_t cap)
 {
     double *v;
@@ -100,8 +124,29 @@ static int vector_check(const joule_value *p, char *msg, size_t cap)
         return (free(v), 1);
     free(v);
     char **items;
+    const char *why;
+    if (strcmp(p[P_KEEP].s, "all") && strcmp(p[P_KEEP].s, "none")) {
+        size_t nk = jp_split(p[P_KEEP].s, &items);
+        for (size_t i = 0; i < nk; i++) {
+            const char *dst = strchr(items[i], ':');
+            if (!dst)
+                continue;
+            for (dst++; *dst == ' '; dst++)
+                ;
+            if ((why = bad_name(dst))) {
+                snprintf(msg, cap, "keep: the new name in '%s' %s", items[i], why);
+                free(items);
+                return 1;
+            }
+        }
+        free(items);
+    }
     size_t k = jp_split(p[P_NORM].s, &items);
     free(items);
+    if (k && (why = bad_name(p[P_NAME].s))) {
+        snprintf(msg, cap, "name: '%s' %s", p[P_NAME].s, why);
+        return 1;
+    }
     if (k == 1) {
         snprintf(msg, cap, "norm: name two or more columns");
         return 1;
@@ -229,7 +274,9 @@ static int vector_open(const joule_open_args *a, void **self)
                 goto out;
             }
     joule_format *o = &a->outputs[0];
-    o->kind = in->kind;
+    /* the output port's kind: a frames input comes out as a signal at the
+     * frame rate (the host refuses an output of another kind than its port) */
+    o->kind = JOULE_SIGNAL;
     o->n_columns = v->nout;
     o->rate = in->rate;
     o->t0 = in->t0;
@@ -238,6 +285,12 @@ static int vector_open(const joule_open_args *a, void **self)
     o->length = in->length;
     o->out_num = 1;
     o->out_den = 1;
+    /* in place only when out[i] is computed from in[i] alone: the same
+     * columns in the same places (same kind too), and no norm column */
+    int same = in->kind == JOULE_SIGNAL && !v->nnorm && v->nkeep == v->nin;
+    for (uint32_t i = 0; same && i < v->nkeep; i++)
+        same = v->keep[i] == (int)i;
+    o->flags = same ? JOULE_FORMAT_IN_PLACE : 0;
     rc = JOULE_OK;
 out:
     free(items);

@@ -89,7 +89,8 @@ END_TEST
 
 START_TEST(test_bad_inputs)
 {
-    const char *g = tu_path("e.ini");
+    char g[600]; /* a copy: tu_path's ring is reused below */
+    snprintf(g, sizeof g, "%s", tu_path("e.ini"));
     tu_write_file(g, "[in]\nplugin = sndfile\n[out]\nplugin = csv\ninput = in\n");
     /* missing, empty, not audio, truncated: each a one-line error naming the
      * file, exit 1, and the good file beside them still processed */
@@ -104,8 +105,21 @@ START_TEST(test_bad_inputs)
     ck_assert_int_ge(asprintf(&cmd, "truncate -s 3000 '%s'", tu_path("cut.wav")), 0);
     ck_assert_int_eq(system(cmd), 0);
     free(cmd);
-    int rc = tu_joule("run '%s' '%s' '%s' '%s' '%s' '%s' -o '%s'", g, tu_path("nope.wav"), tu_path("empty.wav"),
-                      tu_path("text.wav"), tu_path("cut.wav"), tu_path("good.wav"), tu_path("bad"));
+    /* a header whose sizes were never filled in, with audio after it */
+    tu_write_wav(tu_path("nosize.wav"), 8000, 1, 2000, x, 0);
+    char *text = tu_read_file(tu_path("nosize.wav"));
+    ck_assert_ptr_nonnull(text);
+    free(text);
+    ck_assert_int_ge(asprintf(&cmd, "printf '\\000\\000\\000\\000' | dd of='%s' bs=1 seek=4 conv=notrunc status=none && "
+                                    "n=$(grep -abo data '%s' | head -n1 | cut -d: -f1) && "
+                                    "printf '\\000\\000\\000\\000' | dd of='%s' bs=1 seek=$((n + 4)) conv=notrunc status=none",
+                              tu_path("nosize.wav"), tu_path("nosize.wav"), tu_path("nosize.wav")),
+                     0);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    int rc = tu_joule("run '%s' '%s' '%s' '%s' '%s' '%s' '%s' -o '%s'", g, tu_path("nope.wav"), tu_path("empty.wav"),
+                      tu_path("text.wav"), tu_path("cut.wav"), tu_path("nosize.wav"), tu_path("good.wav"),
+                      tu_path("bad"));
     ck_assert_int_eq(rc, 1);
     const char *err = tu_stderr();
     ck_assert_ptr_nonnull(strstr(err, "nope.wav: node 'in' (sndfile 1.0.0): "));
@@ -113,10 +127,12 @@ START_TEST(test_bad_inputs)
     ck_assert_ptr_nonnull(strstr(err, "text.wav: node 'in'"));
     ck_assert_ptr_nonnull(strstr(err, "cut.wav: node 'in' (sndfile 1.0.0): "));
     ck_assert_ptr_nonnull(strstr(err, "truncated"));
+    ck_assert_ptr_nonnull(strstr(err, "nosize.wav: node 'in' (sndfile 1.0.0): "));
+    ck_assert(!tu_exists(tu_path("bad/nosize.out.csv")));
     int lines = 0;
     for (const char *p = err; *p; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 4);
+    ck_assert_int_eq(lines, 5);
     ck_assert(tu_exists(tu_path("bad/good.out.csv")));
     ck_assert(!tu_exists(tu_path("bad/cut.out.csv")));
     ck_assert(!tu_exists(tu_path("bad/empty.out.csv")));

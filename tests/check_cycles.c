@@ -212,6 +212,44 @@ START_TEST(errors)
 }
 END_TEST
 
+/* Symmetry columns of explicit pairs: si_NAME only for NAME_ipsi with
+ * NAME_contra, si_A_B for another pair (not a second si_knee_flexion_angle);
+ * a pair named twice is refused. */
+START_TEST(pair_names)
+{
+    gg_cycle *g = make("pn.csv");
+    tu_csv cy, al, sum;
+    run("pn", "phase = phase\npairs = knee_flexion_angle_ipsi:knee_flexion_angle_contra, "
+              "knee_flexion_angle_ipsi:hip_flexion_angle_ipsi",
+        &cy, &al, &sum);
+    ck_assert_int_ge(tu_csv_col(&cy, "si_knee_flexion_angle"), 0);
+    ck_assert_int_ge(tu_csv_col(&cy, "si_knee_flexion_angle_ipsi_hip_flexion_angle_ipsi"), 0);
+    int n_si = 0;
+    for (size_t i = 0; i < cy.cols; i++)
+        n_si += !strncmp(cy.names[i], "si_", 3);
+    ck_assert_int_eq(n_si, 2);
+    ck_assert_uint_eq(cy.rows, NCY);
+    for (size_t k = 0; k < NCY; k++) {
+        ck_assert_msg(fabs(at(&cy, k, "si_knee_flexion_angle") - si(g[k].rom[0], g[k].rom[1])) <= 0.01,
+                      "cycle %zu knee SI", k + 1);
+        ck_assert_msg(fabs(at(&cy, k, "si_knee_flexion_angle_ipsi_hip_flexion_angle_ipsi") -
+                           si(g[k].rom[0], g[k].rom[2])) <= 0.01,
+                      "cycle %zu knee/hip SI %.4f, expected %.4f", k + 1,
+                      at(&cy, k, "si_knee_flexion_angle_ipsi_hip_flexion_angle_ipsi"), si(g[k].rom[0], g[k].rom[2]));
+    }
+    tu_csv_free(&cy);
+    tu_csv_free(&al);
+    tu_csv_free(&sum);
+    free(g);
+    const char *gp = tu_path("pn.ini");
+    tu_write_file(gp, graph("phase = phase\npairs = knee_flexion_angle_ipsi:knee_flexion_angle_contra, "
+                            "knee_flexion_angle_ipsi : knee_flexion_angle_contra"));
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", gp, tu_path("pn.csv"), tu_path("pnout")), 1);
+    ck_assert_msg(strstr(tu_stderr(), "two symmetry columns would be named 'si_knee_flexion_angle'") != NULL, "%s",
+                  tu_stderr());
+}
+END_TEST
+
 START_TEST(chunk_invariance)
 {
     gg_angles_opts o = {.rate = 100,
@@ -243,6 +281,7 @@ static Suite *cycles_suite(void)
     tcase_add_test(tc, cycle_counter);
     tcase_add_test(tc, heel_strike_events);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, pair_names);
     tcase_add_test(tc, chunk_invariance);
     suite_add_tcase(s, tc);
     return s;

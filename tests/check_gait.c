@@ -117,6 +117,39 @@ START_TEST(regularity_closed_form)
 }
 END_TEST
 
+/* Steps every T = 0.5 s (found in column v), but a vertical acceleration
+ * w = sin(2πt / 2 s) that is not periodic at the stride: its normalised
+ * autocorrelation is R(τ) = cos(πτ / 1 s), so the stride regularity (its
+ * peak over 1.7 T .. 2.3 T) is cos(0.85π) = -0.891 and the step regularity
+ * (over 0.7 T .. 1.3 T) cos(0.35π) = 0.454. With Ad2 <= 0 the symmetry
+ * Ad1 / Ad2 means nothing: NaN. */
+START_TEST(symmetry_needs_stride_regularity)
+{
+    const double T = 0.5, fs = 100;
+    size_t n = (size_t)(60 * fs);
+    char *text = malloc(n * 48 + 32), *p = text;
+    p += sprintf(p, "t,v,w\n");
+    for (size_t i = 0; i < n; i++) {
+        double t = i / fs;
+        p += sprintf(p, "%.3f,%.6f,%.6f\n", t, 9.8 + 2 * sin(2 * M_PI * t / T), sin(M_PI * t));
+    }
+    tu_write_file(tu_path("noreg.csv"), text);
+    free(text);
+    tu_csv c;
+    run_gait("noreg", "[imu]\nplugin = sensor\n\n[steps]\nplugin = steps\ninput = imu\ncolumn = v\n\n"
+                      "[gait]\nplugin = gait\ninput = steps, imu\nvertical = w\n\n"
+                      "[out]\nplugin = csv\ninput = gait\npath = {stem}.gait.csv\n",
+             NULL, &c);
+    ck_assert_msg(fabs(at(&c, 0, "step_time") - T) < 0.005, "step time %g", at(&c, 0, "step_time"));
+    ck_assert_msg(fabs(at(&c, 0, "step_regularity") - cos(0.35 * M_PI)) < 0.03, "Ad1 %.4f",
+                  at(&c, 0, "step_regularity"));
+    ck_assert_msg(fabs(at(&c, 0, "stride_regularity") - cos(0.85 * M_PI)) < 0.03, "Ad2 %.4f",
+                  at(&c, 0, "stride_regularity"));
+    ck_assert_msg(isnan(at(&c, 0, "symmetry")), "symmetry %g with Ad2 <= 0", at(&c, 0, "symmetry"));
+    tu_csv_free(&c);
+}
+END_TEST
+
 /* Sliding windows: one row per hop, the cadence of each window. */
 START_TEST(windows)
 {
@@ -165,6 +198,7 @@ static Suite *gait_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, cadence_and_step_times);
     tcase_add_test(tc, regularity_closed_form);
+    tcase_add_test(tc, symmetry_needs_stride_regularity);
     tcase_add_test(tc, windows);
     tcase_add_test(tc, chunk_invariance);
     suite_add_tcase(s, tc);

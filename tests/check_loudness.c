@@ -197,6 +197,31 @@ START_TEST(test_chunk_invariance)
 }
 END_TEST
 
+START_TEST(test_non_finite)
+{
+    /* one NaN sample would poison the meter for the rest of the stream:
+     * refused, with the sample named, and no output; either reading path */
+    const int rate = 8000;
+    const size_t n = 2 * rate;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(0.1 * sin(2 * M_PI * 440.0 * i / rate));
+    x[rate + 3] = NAN;
+    tu_write_wav(tu_path("nan.wav"), rate, 1, n, x, 0);
+    static const char *const params[] = {"", "interval = 0.137"};
+    for (int k = 0; k < 2; k++) {
+        char g[512];
+        snprintf(g, sizeof g, "[in]\nplugin = sndfile\n[lu]\nplugin = loudness\ninput = in\n%s\n"
+                              "[m]\nplugin = csv\ninput = lu\npath = {stem}.m.csv\n", params[k]);
+        tu_write_file(tu_path("nan.ini"), g);
+        ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", tu_path("nan.ini"), tu_path("nan.wav"), tu_path("nan")), 1);
+        ck_assert_msg(strstr(tu_stderr(), "sample 8003 (1.000375 s), channel 0 is NaN") != NULL, "%s", tu_stderr());
+        ck_assert(!tu_exists(tu_path("nan/nan.m.csv")));
+    }
+    free(x);
+}
+END_TEST
+
 START_TEST(test_refuses)
 {
     /* a rate libebur128 cannot meter */
@@ -225,6 +250,7 @@ int main(void)
     tcase_add_test(tb, test_silence);
     tcase_add_test(tb, test_chunk_invariance);
     tcase_add_test(tb, test_refuses);
+    tcase_add_test(tb, test_non_finite);
     suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -144,6 +144,46 @@ START_TEST(test_interrupt)
 }
 END_TEST
 
+START_TEST(test_burst_at_finish)
+{
+    /* a node of two outputs that says everything in finish, into two slow
+     * branches: its last chunks must wait for room, not be dropped */
+    const char *g = GEN(1000) "[b]\nplugin = t_burst\ninput = in\nrows = 44100\nper_call = 3000\n"
+                              "[s1]\nplugin = t_pass\ninput = b.a\ndelay_us = 20\n"
+                              "[s2]\nplugin = t_pass\ninput = b.b\ndelay_us = 50\n"
+                              "[o1]\nplugin = csv\ninput = s1\npath = {stem}.a.csv\n"
+                              "[o2]\nplugin = csv\ninput = s2\npath = {stem}.b.csv\n";
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(run_graph(g, "x", i % 2 ? "-j 4 --set graph.chunk=512" : "-j 8 --set graph.chunk=300"), 0);
+        expect_count(tu_path("out/x.a.csv"), 44100);
+        expect_count(tu_path("out/x.b.csv"), 44100);
+    }
+}
+END_TEST
+
+START_TEST(test_interrupt_pending_files)
+{
+    /* more files than can be open at once: the unopened ones are given up
+     * at once, and the run ends (it used to wait for them forever) */
+    const char *g = GEN(100000000) "[p]\nplugin = t_pass\ninput = in\ndelay_us = 1000\n"
+                                   "[out]\nplugin = csv\ninput = p\n";
+    tu_write_file(tu_path("g.ini"), g);
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "timeout -k 20 -s INT 1 '%s' run '%s' a b c d e f g -j 1 -o '%s' --plugin-path '%s' "
+                                    "2>/dev/null",
+                              getenv("JOULE"), tu_path("g.ini"), tu_path("int2"), getenv("TEST_PLUGINS")),
+                     0);
+    int st = system(cmd);
+    free(cmd);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 124); /* timeout's status: it sent INT, and no kill was needed */
+    char *ls;
+    ck_assert_int_ge(asprintf(&ls, "test -z \"$(ls -A '%s')\"", tu_path("int2")), 0);
+    ck_assert_int_eq(system(ls), 0);
+    free(ls);
+}
+END_TEST
+
 START_TEST(test_same_output_twice)
 {
     const char *g = GEN(10) "[out]\nplugin = csv\ninput = in\npath = all.csv\n";
@@ -202,6 +242,8 @@ int main(void)
     tcase_add_test(tc, test_failure_isolation);
     tcase_add_test(tc, test_interrupt);
     tcase_add_test(tc, test_same_output_twice);
+    tcase_add_test(tc, test_burst_at_finish);
+    tcase_add_test(tc, test_interrupt_pending_files);
     tcase_add_test(tc, test_determinism);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -167,7 +167,8 @@ END_TEST
 
 /* Irregular sampling: x = 3 t + 1 sampled at jittered times is resampled
  * linearly onto k / rate exactly (a line interpolates to itself); the rate
- * is the median interval. */
+ * is the mean interval (there is no gap: at most 13 ms against a median of
+ * 10 ms), (n - 1) / T. */
 START_TEST(resample_linear)
 {
     gg_rng r = {12345};
@@ -186,10 +187,10 @@ START_TEST(resample_linear)
     tu_csv c;
     ck_assert_int_eq(run("irr.csv", text, "", &c), 0);
     ck_assert(strstr(tu_stderr(), "irregular sampling") != NULL);
-    double T = ts[n - 1];
-    ck_assert_uint_eq(c.rows, (size_t)floor(T / 0.010 + 1e-9) + 1);
+    double T = ts[n - 1], rate = (n - 1) / T;
+    ck_assert_uint_eq(c.rows, (size_t)floor(T * rate + 1e-6) + 1);
     for (size_t k = 0; k < c.rows; k++) {
-        double tk = k * 0.010;
+        double tk = k / rate;
         ck_assert_double_eq_tol(at(&c, k, "time"), tk, 1e-9);
         ck_assert_double_eq_tol(at(&c, k, "x"), 3 * tk + 1, 2e-5 * (3 * tk + 1));
     }
@@ -198,7 +199,7 @@ START_TEST(resample_linear)
     ck_assert_int_eq(run("irr.csv", text, "resample = hold", &c), 0);
     size_t j = 0;
     for (size_t k = 0; k < c.rows; k++) {
-        double tk = k * 0.010;
+        double tk = k / rate;
         while (j + 1 < n && ts[j + 1] <= tk + 1e-12)
             j++;
         double got = at(&c, k, "x");
@@ -334,6 +335,112 @@ START_TEST(large_file)
 }
 END_TEST
 
+/* Jitter that does not accumulate: each timestamp off its point of a 100 Hz
+ * grid by up to ±30 % of the interval. The median interval is biased (the
+ * intervals are the differences of two jitters); the rate must be 100 Hz
+ * within what the jitter of the two ends of the 4096-row probe allows,
+ * 100 · 0.6 / 4095 Hz. */
+START_TEST(jitter_rate)
+{
+    const size_t n = 4096;
+    gg_rng r = {4242};
+    char *text = malloc(n * 48 + 16), *p = text;
+    p += sprintf(p, "t,x\n");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%.6f,%.6f\n", (i + 0.6 * gg_uniform(&r) - 0.3) / 100, 3 * (i / 100.0) + 1);
+    tu_csv c;
+    ck_assert_int_eq(run("jit.csv", text, "", &c), 0);
+    free(text);
+    ck_assert_uint_ge(c.rows, n - 2);
+    size_t last = c.rows - 1;
+    double rate = last / at(&c, last, "time"); /* the grid: row k at k / rate */
+    ck_assert_msg(fabs(rate - 100) <= 100 * 0.6 / (n - 1), "rate %.6f Hz, expected 100 Hz ± %.4f", rate,
+                  100 * 0.6 / (n - 1));
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Unix-epoch nanoseconds (19 digits) are exact integers: 100 Hz exactly,
+ * every value on its grid point, no row lost. */
+START_TEST(epoch_ns)
+{
+    const size_t n = 1000;
+    char *text = malloc(n * 40 + 16), *p = text;
+    p += sprintf(p, "time_ns,x\n");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%lld,%zu\n", 1700000000123456789LL + (long long)i * 10000000LL, i);
+    tu_csv c;
+    ck_assert_msg(run("epoch.csv", text, "", &c) == 0, "%s", tu_stderr());
+    free(text);
+    ck_assert_uint_eq(c.rows, n);
+    for (size_t k = 0; k < n; k++) {
+        ck_assert_double_eq_tol(at(&c, k, "time"), k * 0.01, 1e-9);
+        ck_assert_double_eq(at(&c, k, "x"), (double)k);
+    }
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Numbers longer than any fixed buffer keep their value (an exponent at
+ * the end of 140 zeros counts). */
+START_TEST(long_numbers)
+{
+    char zeros[141], text[512];
+    memset(zeros, '0', 140);
+    zeros[140] = '\0';
+    snprintf(text, sizeof text, "t,x,y\n0,2.5%se1,0.%s123e143\n1,1,1\n", zeros, zeros);
+    tu_csv c;
+    ck_assert_msg(run("long.csv", text, "", &c) == 0, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 2);
+    ck_assert_double_eq(at(&c, 0, "x"), 25);
+    ck_assert_double_eq(at(&c, 0, "y"), 123);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Values a float cannot hold are out of range, not infinities. */
+START_TEST(float_range)
+{
+    expect_error("big.csv", "t,x\n0,1\n1,1e39\n2,3\n", "", "big.csv:3:2: value '1e39' out of range in column 'x'");
+    expect_error("big.csv", "t,x\n0,1\n1,2\n2,-3.5e38\n", "", "big.csv:4:2: value '-3.5e38' out of range in column 'x'");
+    tu_csv c;
+    ck_assert_msg(run("max.csv", "t,x\n0,1\n1,3.4e38\n2,-3.4e38\n", "", &c) == 0, "%s", tu_stderr());
+    ck_assert_float_eq((float)at(&c, 1, "x"), 3.4e38f);
+    ck_assert_float_eq((float)at(&c, 2, "x"), -3.4e38f);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* An absurd rate (timestamps 1e-15 s apart), and a gap that would take
+ * billions of rows, are refused with their place. */
+START_TEST(rate_limits)
+{
+    expect_error("tiny.csv", "t,x\n0,1\n1e-15,2\n2e-15,3\n", "",
+                 "tiny.csv:2: the timestamps of the first 3 rows (from this line) imply a rate of 1e+15 Hz");
+    char text[2048], *p = text;
+    p += sprintf(p, "t,x\n");
+    for (int i = 0; i < 30; i++)
+        p += sprintf(p, "%.3f,%d\n", i * 0.001, i);
+    p += sprintf(p, "2000000,30\n"); /* line 32: 2e6 s at 1000 Hz */
+    expect_error("huge.csv", text, "",
+                 "huge.csv:32:1: 2e+06 s since the previous row (line 31) would be resampled into 2e+09 rows at 1000 Hz");
+}
+END_TEST
+
+/* max_missing is the longest run filled, exactly. */
+START_TEST(max_missing_exact)
+{
+    const char *text = "t,x,y\n0,0,0\n1,,1\n2,,2\n3,6,3\n4,,4\n5,,5\n6,,6\n7,14,7\n";
+    expect_error("mm.csv", text, "missing = interpolate\nmax_missing = 2",
+                 "mm.csv:8:2: column 'x' has more than 2 consecutive missing values (from line 6)");
+    tu_csv c;
+    ck_assert_msg(run("mm.csv", text, "missing = interpolate\nmax_missing = 3", &c) == 0, "%s", tu_stderr());
+    ck_assert_double_eq_tol(at(&c, 2, "x"), 4, 1e-6);
+    ck_assert_double_eq_tol(at(&c, 5, "x"), 10, 1e-6);
+    tu_csv_free(&c);
+}
+END_TEST
+
 START_TEST(chunk_invariance)
 {
     gg_rng r = {777};
@@ -372,6 +479,12 @@ static Suite *sensor_suite(void)
     tcase_add_test(tc, missing_values);
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, large_file);
+    tcase_add_test(tc, jitter_rate);
+    tcase_add_test(tc, epoch_ns);
+    tcase_add_test(tc, long_numbers);
+    tcase_add_test(tc, float_range);
+    tcase_add_test(tc, rate_limits);
+    tcase_add_test(tc, max_missing_exact);
     tcase_add_test(tc, chunk_invariance);
     suite_add_tcase(s, tc);
     return s;

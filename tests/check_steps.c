@@ -111,6 +111,60 @@ START_TEST(no_walking)
 }
 END_TEST
 
+/* Ten minutes of white noise, 9.8 + N(0, 1) m/s^2 at 100 Hz, as three
+ * axes and as one magnitude column: moving enough (min_sd), but not
+ * periodic. At most one false step a minute (4 s windows made hundreds). */
+START_TEST(noise_only)
+{
+    const size_t n = 60000;
+    gg_rng r = {2024};
+    char *t3 = malloc(n * 64 + 32), *t1 = malloc(n * 32 + 32), *p3 = t3, *p1 = t1;
+    p3 += sprintf(p3, "t,ax,ay,az\n");
+    p1 += sprintf(p1, "t,a\n");
+    for (size_t i = 0; i < n; i++) {
+        double x = gg_normal(&r), y = gg_normal(&r), z = 9.8 + gg_normal(&r);
+        p3 += sprintf(p3, "%.2f,%.5f,%.5f,%.5f\n", i / 100.0, x, y, z);
+        p1 += sprintf(p1, "%.2f,%.5f\n", i / 100.0, 9.8 + gg_normal(&r));
+    }
+    tu_write_file(tu_path("noise3.csv"), t3);
+    tu_write_file(tu_path("noise1.csv"), t1);
+    free(t3);
+    free(t1);
+    const char *g = tu_path("noise.ini");
+    tu_write_file(g, graph);
+    static const char *const names[] = {"noise3", "noise1"};
+    for (int i = 0; i < 2; i++) {
+        char in[64], out[700];
+        snprintf(in, sizeof in, "%s.csv", names[i]);
+        ck_assert_msg(tu_joule("run '%s' '%s' -o '%s'", g, tu_path(in), tu_path("nout")) == 0, "%s", tu_stderr());
+        snprintf(out, sizeof out, "%s/%s.steps.csv", tu_path("nout"), names[i]);
+        tu_csv t;
+        ck_assert_int_eq(tu_csv_read(out, &t), 0);
+        ck_assert_msg(t.rows <= 10, "%s: %zu steps in 10 minutes of noise", names[i], t.rows);
+        tu_csv_free(&t);
+    }
+}
+END_TEST
+
+/* Relations between parameters are refused before any input is read
+ * (exit 2, by validate and by run), with the figures they compare. */
+START_TEST(param_relations)
+{
+    const char *g = tu_path("rel.ini");
+    tu_write_file(g, "[imu]\nplugin = sensor\n\n[steps]\nplugin = steps\ninput = imu\nmax_period = 1.2\nwindow = 2.4\n\n"
+                     "[out]\nplugin = csv\ninput = steps\n");
+    ck_assert_int_eq(tu_joule("validate '%s'", g), 2);
+    ck_assert_msg(strstr(tu_stderr(), "window (2.4 s) must be longer than 2 × max_period (2.4 s)") != NULL, "%s",
+                  tu_stderr());
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", g, tu_path("absent.csv"), tu_path("rout")), 2);
+    ck_assert_msg(strstr(tu_stderr(), "must be longer than 2 × max_period") != NULL, "%s", tu_stderr());
+    tu_write_file(g, "[imu]\nplugin = sensor\n\n[steps]\nplugin = steps\ninput = imu\nmin_period = 0.8\n"
+                     "max_period = 0.8\n\n[out]\nplugin = csv\ninput = steps\n");
+    ck_assert_int_eq(tu_joule("validate '%s'", g), 2);
+    ck_assert_msg(strstr(tu_stderr(), "max_period (0.8 s) must exceed min_period (0.8 s)") != NULL, "%s", tu_stderr());
+}
+END_TEST
+
 /* One magnitude column (from the vector plugin) gives the same steps as
  * the three axes. */
 START_TEST(magnitude_column)
@@ -205,6 +259,8 @@ static Suite *steps_suite(void)
     tcase_add_test(tc, chunk_invariance);
     tcase_add_test(tc, long_walk_big_chunks);
     tcase_add_test(tc, short_input);
+    tcase_add_test(tc, noise_only);
+    tcase_add_test(tc, param_relations);
     suite_add_tcase(s, tc);
     return s;
 }

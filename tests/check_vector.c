@@ -4,8 +4,11 @@
 #include "gen_gait.h"
 #include "testutil.h"
 
+#include <joule/joule.h>
+
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +85,165 @@ START_TEST(errors)
 }
 END_TEST
 
+/* New names (keep = old:new, name =) are column names: [A-Za-z0-9_.-], not
+ * empty, not "time", and unique. Refused before any input is read. */
+START_TEST(bad_names)
+{
+    static const char *const bad[][2] = {
+        {"keep = ax:", "keep: the new name in 'ax:' is empty"},
+        {"keep = ax:time, ay", "keep: the new name in 'ax:time' is taken by the time column"},
+        {"keep = ax:a b", "keep: the new name in 'ax:a b' has a character other than A-Z a-z 0-9 _ . -"},
+        {"keep = ax:x:y", "keep: the new name in 'ax:x:y' has a character other than"},
+        {"norm = ax, ay\nname = time", "name: 'time' is taken by the time column"},
+        {"norm = ax, ay\nname = |a|", "name: '|a|' has a character other than"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = run(bad[i][0], NULL);
+        ck_assert_msg(rc == 2, "%s: exit %d, expected 2", bad[i][0], rc);
+        ck_assert_msg(strstr(tu_stderr(), bad[i][1]) != NULL, "%s: %s", bad[i][0], tu_stderr());
+    }
+    /* unique, with the norm's name too */
+    ck_assert_int_eq(run("keep = ax:n, ay\nnorm = ax, ay\nname = n", NULL), 1);
+    ck_assert_msg(strstr(tu_stderr(), "two output columns are named 'n'") != NULL, "%s", tu_stderr());
+    /* and the good ones */
+    tu_csv c;
+    ck_assert_msg(run("keep = ax:a.x-1, ay:Y_2\nnorm = ax, ay\nname = n.2", &c) == 0, "%s", tu_stderr());
+    ck_assert_double_eq(at(&c, 2, "a.x-1"), -6);
+    ck_assert_double_eq(at(&c, 2, "Y_2"), 0);
+    ck_assert_double_eq_tol(at(&c, 2, "n.2"), 6, 1e-6);
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* Frames in (the energy plugin's RMS of 10-row frames), a signal out at the
+ * frame rate: 2 × the RMS of each frame, computed here. */
+START_TEST(frames_input)
+{
+    const size_t n = 100;
+    double x[100];
+    char text[4096], *p = text;
+    p += sprintf(p, "t,x\n");
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(i % 7) - 3 + 0.25 * (double)(i % 3);
+        p += sprintf(p, "%.2f,%.2f\n", i / 100.0, x[i]);
+    }
+    tu_write_file(tu_path("fr.csv"), text);
+    const char *gp = tu_path("fr.ini");
+    tu_write_file(gp, "[in]\nplugin = sensor\n\n[e]\nplugin = energy\ninput = in\nframe = 10\nhop = 10\nfeatures = rms\n\n"
+                      "[v]\nplugin = vector\ninput = e\nkeep = rms_x:r\nscale = 2\n\n"
+                      "[out]\nplugin = csv\ninput = v\npath = {stem}.v.csv\n");
+    ck_assert_msg(tu_joule("run '%s' '%s' -o '%s'", gp, tu_path("fr.csv"), tu_path("frout")) == 0, "%s", tu_stderr());
+    tu_csv c;
+    ck_assert_int_eq(tu_csv_read(tu_path("frout/fr.v.csv"), &c), 0);
+    ck_assert_uint_eq(c.rows, n / 10);
+    for (size_t k = 0; k < c.rows; k++) {
+        double s = 0;
+        for (size_t i = 10 * k; i < 10 * k + 10; i++)
+            s += x[i] * x[i];
+        ck_assert_double_eq_tol(at(&c, k, "time"), k * 0.1, 1e-9);
+        ck_assert_double_eq_tol(at(&c, k, "r"), 2 * sqrt(s / 10), 1e-5);
+    }
+    tu_csv_free(&c);
+}
+END_TEST
+
+/* The plugin called directly, for the output format: a signal always, and
+ * in place exactly when each output value comes from the input value in
+ * the same place (every column kept in order, no norm). */
+static void h_log(const joule_host *h, int level, const char *fmt, ...)
+{
+    (void)h;
+    (void)level;
+    (void)fmt;
+}
+
+static void h_error(const joule_host *h, const char *fmt, ...)
+{
+    (void)h;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void h_lock(const joule_host *h, const char *name)
+{
+    (void)h;
+    (void)name;
+}
+
+static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL};
+
+static void *open_vector(const joule_descriptor *d, uint32_t kind, const char *keep, const char *norm_cols,
+                         joule_format *out)
+{
+    static const char *const names[] = {"ax", "ay", "az"};
+    joule_value pv[7];
+    memset(pv, 0, sizeof pv);
+    pv[0].s = keep;
+    pv[1].s = "2";
+    pv[2].s = "1";
+    pv[3].s = "";
+    pv[4].s = norm_cols;
+    pv[5].s = "norm";
+    pv[6].s = "0";
+    joule_format in = {.kind = kind, .n_columns = 3, .rate = 50, .names = names, .flags = JOULE_FORMAT_IN_PLACE};
+    memset(out, 0, sizeof *out);
+    joule_open_args a = {sizeof a, &host, "v", "none.csv", pv, &in, out};
+    void *self = NULL;
+    ck_assert_int_eq(d->open(&a, &self), JOULE_OK);
+    return self;
+}
+
+START_TEST(format_and_in_place)
+{
+    joule_registry *reg = joule_registry_new();
+    joule_registry_add_dir(reg, getenv("JOULE_PLUGIN_PATH"));
+    const joule_plugin_info *pi = joule_registry_find(reg, "vector");
+    ck_assert_ptr_nonnull(pi);
+    const joule_descriptor *d = pi->desc;
+    ck_assert_uint_eq(d->n_params, 7);
+    ck_assert_uint_eq(d->inputs[0].kinds, JOULE_SIGNAL | JOULE_FRAMES);
+    static const struct {
+        uint32_t kind;
+        const char *keep, *norm;
+        uint32_t flags;
+    } cases[] = {
+        {JOULE_SIGNAL, "all", "", JOULE_FORMAT_IN_PLACE},
+        {JOULE_SIGNAL, "ax:x, ay, az:z", "", JOULE_FORMAT_IN_PLACE},
+        {JOULE_SIGNAL, "ay, ax, az", "", 0},
+        {JOULE_SIGNAL, "ax, ay", "", 0},
+        {JOULE_SIGNAL, "all", "ax, ay", 0},
+        {JOULE_FRAMES, "all", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        joule_format o;
+        void *v = open_vector(d, cases[i].kind, cases[i].keep, cases[i].norm, &o);
+        ck_assert_msg(o.kind == JOULE_SIGNAL, "case %zu: kind %u", i, o.kind);
+        ck_assert_msg(o.flags == cases[i].flags, "case %zu: flags %#x", i, o.flags);
+        d->close(v);
+    }
+    /* in place: 2 x + 1, the same as copied */
+    joule_format o;
+    void *v = open_vector(d, JOULE_SIGNAL, "all", "", &o);
+    float x[3 * 64], y[3 * 64], z[3 * 64];
+    for (int k = 0; k < 3 * 64; k++)
+        x[k] = z[k] = (float)(k * 0.37 - 20);
+    joule_buffer in = {0, 64, 64, 3, 0, x, NULL}, out = {0, 0, 64, 3, 0, y, NULL};
+    ck_assert_int_eq(d->process(v, 0, &in, &out), JOULE_OK);
+    joule_buffer in2 = {0, 64, 64, 3, 0, z, NULL}, out2 = {0, 0, 64, 3, 0, z, NULL};
+    ck_assert_int_eq(d->process(v, 0, &in2, &out2), JOULE_OK);
+    ck_assert_uint_eq(out2.n_rows, 64);
+    for (int k = 0; k < 3 * 64; k++) {
+        ck_assert_float_eq(y[k], (float)(x[k] * 2.0 + 1.0));
+        ck_assert_float_eq(z[k], y[k]);
+    }
+    d->close(v);
+    joule_registry_free(reg);
+}
+END_TEST
+
 START_TEST(chunk_invariance)
 {
     const size_t n = 2000;
@@ -109,6 +271,9 @@ static Suite *vector_suite(void)
     tcase_add_test(tc, norm);
     tcase_add_test(tc, keep_rename_scale);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, bad_names);
+    tcase_add_test(tc, frames_input);
+    tcase_add_test(tc, format_and_in_place);
     tcase_add_test(tc, chunk_invariance);
     suite_add_tcase(s, tc);
     return s;

@@ -100,7 +100,10 @@ typedef struct jl_outport {
     jl_inport **cons;
 } jl_outport;
 
-enum { PH_RUN, PH_FINISH, PH_DONE };
+/* A node's phases: running; finishing (all input seen, finish being
+ * called); flushing (finish said END, its last chunks wait for room
+ * downstream); done. */
+enum { PH_RUN, PH_FINISH, PH_FLUSH, PH_DONE };
 
 struct jl_nrt {
     jl_job *job;
@@ -253,6 +256,14 @@ static int inputs_ended(const jl_nrt *n)
     return 1;
 }
 
+static int port_has_room(const jl_nrt *n, uint32_t p)
+{
+    for (size_t c = 0; c < n->out[p].n_cons; c++)
+        if (jl_queue_full(&n->out[p].cons[c]->q))
+            return 0;
+    return 1;
+}
+
 static int outputs_have_room(const jl_nrt *n)
 {
     for (uint32_t p = 0; p < n->d->n_outputs; p++)
@@ -268,7 +279,7 @@ static int is_ready(const jl_nrt *n)
         return 0;
     if (!outputs_have_room(n))
         return 0;
-    if (n->more || n->phase == PH_FINISH)
+    if (n->more || n->phase == PH_FINISH || n->phase == PH_FLUSH)
         return 1;
     if (n->d->role == JOULE_ROLE_SOURCE)
         return 1;
@@ -323,7 +334,12 @@ static void push_fill(run *r, jl_nrt *n, uint32_t p)
     o->fill = NULL;
     if (c->buf.n_rows) {
         for (size_t i = 0; i < o->n_cons; i++) {
-            jl_queue_push(&o->cons[i]->q, c);
+            if (jl_queue_push(&o->cons[i]->q, c)) {
+                /* every caller checks for room first: rows are never
+                 * dropped, and a broken promise is not silent */
+                fprintf(stderr, "joule: internal error: a queue overflowed\n");
+                abort();
+            }
             jl_nrt *cn = o->cons[i]->node;
             if (o->cons[i]->q.len > cn->st.queue_high_water)
                 cn->st.queue_high_water = o->cons[i]->q.len;
@@ -442,11 +458,39 @@ static void step_in_place(run *r, jl_nrt *n, jl_inport *ip, jl_chunk *head)
     after_step(r, n);
 }
 
+/* The node has said its last word: hand on its last chunks, each as soon as
+ * its consumers have room, and only then tell them the stream has ended.
+ * Lock held. */
+static void flush(run *r, jl_nrt *n)
+{
+    int pending = 0;
+    for (uint32_t p = 0; p < n->d->n_outputs; p++) {
+        jl_outport *o = &n->out[p];
+        if (o->fill && o->fill->buf.n_rows && !port_has_room(n, p)) {
+            pending = 1;
+            continue;
+        }
+        push_fill(r, n, p);
+    }
+    if (pending)
+        return;
+    for (uint32_t p = 0; p < n->d->n_outputs; p++)
+        for (size_t c = 0; c < n->out[p].n_cons; c++)
+            n->out[p].cons[c]->ended = 1;
+    n->phase = PH_DONE;
+    n->job->done++;
+}
+
 /* Run one step of node n. Called and returns with the lock held. */
 static void step(run *r, jl_nrt *n)
 {
     jl_job *j = n->job;
     const joule_descriptor *d = n->d;
+    if (n->phase == PH_FLUSH) {
+        flush(r, n);
+        after_step(r, n);
+        return;
+    }
     int action;
     jl_inport *ip = NULL;
     uint32_t port = 0;
@@ -488,7 +532,8 @@ static void step(run *r, jl_nrt *n)
         jl_outport *o = &n->out[p];
         uint32_t need = action == A_INPUT ? (o->num + o->den - 1) / o->den : 1;
         if (ensure_room(r, n, p, need)) {
-            job_fail(j, n, "the chunk pool is exhausted (a scheduler bug: jobs never exceed their quota)");
+            job_fail(j, n, "out of memory for a chunk");
+            after_step(r, n);
             return;
         }
         joule_buffer *b = &n->obuf[p];
@@ -571,21 +616,15 @@ static void step(run *r, jl_nrt *n)
             n->more_port = port;
         if (action == A_SOURCE && rc == JOULE_END)
             n->phase = PH_FINISH;
-        if (action == A_FINISH && rc == JOULE_END) {
-            /* Done: last chunks out, and tell the consumers. */
-            for (uint32_t p = 0; p < d->n_outputs; p++) {
-                push_fill(r, n, p);
-                for (size_t c = 0; c < n->out[p].n_cons; c++)
-                    n->out[p].cons[c]->ended = 1;
-            }
-            n->phase = PH_DONE;
-            j->done++;
-        }
         /* A full chunk goes downstream at once when it can. */
         for (uint32_t p = 0; p < d->n_outputs; p++) {
             jl_outport *o = &n->out[p];
-            if (o->fill && o->fill->buf.n_rows == o->fill->buf.capacity && outputs_have_room(n))
+            if (o->fill && o->fill->buf.n_rows == o->fill->buf.capacity && port_has_room(n, p))
                 push_fill(r, n, p);
+        }
+        if (action == A_FINISH && rc == JOULE_END) {
+            n->phase = PH_FLUSH;
+            flush(r, n);
         }
     }
     after_step(r, n);
@@ -840,6 +879,14 @@ static void work(run *r, joule_report *rep)
     for (;;) {
         if (is_interrupted() && !r->stopping) {
             r->stopping = 1;
+            /* files not yet opened will not be: they count as failed */
+            for (; r->next_open < r->n_jobs; r->next_open++) {
+                jl_job *j = &r->jobs[r->next_open];
+                j->state = J_DONE;
+                j->failed = 1;
+                r->finished++;
+                r->failed++;
+            }
             for (size_t i = 0; i < r->n_jobs; i++) {
                 jl_job *j = &r->jobs[i];
                 if (j->state == J_RUNNING || j->state == J_WAITING) {

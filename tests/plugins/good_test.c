@@ -4,6 +4,9 @@
  *             `delay_us` sleeps per call (a slow node).
  *   t_join  — two inputs of any kind; counts rows and sums the first column
  *             of each, emitting one summary row at finish (order-independent).
+ *   t_burst — consumes its input silently, then emits `rows` counting rows
+ *             on each of two outputs from finish, `per_call` at most per
+ *             call (a node whose whole output comes at the end).
  *   t_gen   — a source that ignores the file and emits `rows` rows
  *             counting 0, 1, 2, ... in `columns` columns, `per_call` rows
  *             per call at most (exercises sources smaller than a chunk). */
@@ -162,6 +165,60 @@ static int gen_process(void *self, uint32_t port, const joule_buffer *in, joule_
     return g->done == g->rows ? JOULE_END : JOULE_OK;
 }
 
+/* ---- t_burst ---- */
+static const joule_param burst_params[] = {
+    {"rows", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN, "1000", 0, 0, NULL, "rows", "rows per output"},
+    {"per_call", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN, "1000000", 1, 0, NULL, "rows", "most rows per call"},
+};
+static const joule_port burst_in[] = {{"in", JOULE_SIGNAL, 0, ""}};
+static const joule_port burst_out[] = {{"a", JOULE_SIGNAL, 0, ""}, {"b", JOULE_SIGNAL, 0, ""}};
+
+typedef struct burst {
+    long long rows, done, per_call;
+} burst;
+
+static int burst_open(const joule_open_args *a, void **self)
+{
+    burst *b = calloc(1, sizeof *b);
+    *self = b;
+    b->rows = a->params[0].i;
+    b->per_call = a->params[1].i;
+    for (int p = 0; p < 2; p++) {
+        joule_format *f = &a->outputs[p];
+        f->kind = JOULE_SIGNAL;
+        f->n_columns = 2;
+        f->rate = 1000;
+        f->names = gen_names;
+        f->out_num = 0;
+        f->out_den = 1;
+    }
+    return JOULE_OK;
+}
+
+static int burst_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
+{
+    (void)self, (void)port, (void)in, (void)out;
+    return JOULE_OK;
+}
+
+static int burst_finish(void *self, joule_buffer *out)
+{
+    burst *b = self;
+    long long n = b->rows - b->done;
+    if (n > b->per_call)
+        n = b->per_call;
+    for (int p = 0; p < 2; p++)
+        if (n > out[p].capacity)
+            n = out[p].capacity;
+    for (int p = 0; p < 2; p++) {
+        for (long long r = 0; r < n; r++)
+            out[p].data[2 * r] = out[p].data[2 * r + 1] = (float)(b->done + r);
+        out[p].n_rows = (uint32_t)n;
+    }
+    b->done += n;
+    return b->done == b->rows ? JOULE_END : JOULE_OK;
+}
+
 #define DESC(id, nm, sum, rl, np, pp, ni, ip, no, op, o, p, f)                                                   \
     static const joule_descriptor id = {JOULE_ABI_VERSION, sizeof(joule_descriptor), nm, "0.0.1", sum, rl, np, pp, \
                                         ni, ip, no, op, o, p, f, NULL, pass_close, NULL}
@@ -169,12 +226,14 @@ DESC(d_pass, "t_pass", "test: copy input", JOULE_ROLE_FILTER, 3, pass_params, 1,
      pass_process, NULL);
 DESC(d_join, "t_join", "test: join two inputs", JOULE_ROLE_FILTER, 0, NULL, 2, join_in, 1, join_out, join_open,
      join_process, join_finish);
+DESC(d_burst, "t_burst", "test: all output at the end, on two ports", JOULE_ROLE_FILTER, 2, burst_params, 1,
+     burst_in, 2, burst_out, burst_open, burst_process, burst_finish);
 DESC(d_gen, "t_gen", "test: counting source", JOULE_ROLE_SOURCE, 3, gen_params, 0, NULL, 1, gen_out, gen_open,
      gen_process, NULL);
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)
 {
     (void)host_abi;
-    static const joule_descriptor *const all[] = {&d_pass, &d_join, &d_gen};
-    return index < 3 ? all[index] : NULL;
+    static const joule_descriptor *const all[] = {&d_pass, &d_join, &d_burst, &d_gen};
+    return index < 4 ? all[index] : NULL;
 }
