@@ -72,6 +72,20 @@ static void *run(void *arg)
     return NULL;
 }
 
+void jl_progress_message(jl_progress *p, const char *text)
+{
+    if (!p) {
+        fprintf(stderr, "%s\n", text);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    /* \r and erase-line: the message takes the progress line's place */
+    fprintf(stderr, "\r\033[K%s\n", text);
+    fflush(stderr);
+    p->last_len = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
 jl_progress *jl_progress_start(jl_progress_probe probe, void *ctx)
 {
     jl_progress *p = jl_calloc(1, sizeof *p);

@@ -16,6 +16,11 @@ jl_progress *jl_progress_start(jl_progress_probe probe, void *ctx);
 /* Stop, draw the final state, and end the line. NULL is a no-op. */
 void jl_progress_stop(jl_progress *p);
 
+/* Print a line of text on stderr above the progress line (which is
+ * cleared first and redrawn at the next tick), so that the two never mix.
+ * NULL p: just print it. */
+void jl_progress_message(jl_progress *p, const char *text);
+
 /* Format one line into buf: "3/8 files  120.5 MB  95.1 MB/s  ETA 0:07". */
 void jl_progress_format(char *buf, size_t n, size_t files_done, size_t files_total, uint64_t bytes_done,
                         uint64_t bytes_total, double elapsed);

@@ -168,6 +168,7 @@ struct run {
     int stopping;
     pthread_mutex_t err_mu;
     uint64_t bytes_read;
+    jl_progress *progress; /* the progress line, when shown */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -230,10 +231,13 @@ static void job_fail(jl_job *j, jl_nrt *n, const char *what)
 static void report_error(run *r, const char *msg)
 {
     pthread_mutex_lock(&r->err_mu);
-    if (r->opt && r->opt->on_error)
+    if (r->opt && r->opt->on_error) {
         r->opt->on_error(r->opt->user, msg);
-    else
-        fprintf(stderr, "joule: %s\n", msg);
+    } else {
+        char *line = jl_printf("joule: %s", msg);
+        jl_progress_message(r->progress, line);
+        free(line);
+    }
     pthread_mutex_unlock(&r->err_mu);
 }
 
@@ -1169,6 +1173,7 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         rep->nodes[i].plugin = jl_strdup(g->nodes[i].plugin->desc->name);
     }
 
+    r.progress = opt && opt->progress ? jl_progress_start(probe, &r) : NULL;
     /* The calling thread is one of the workers. */
     pthread_t *tids = jl_calloc((size_t)threads, sizeof *tids);
     worker_arg wa = {&r, rep};
@@ -1176,11 +1181,12 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     for (int i = 1; i < threads; i++)
         if (pthread_create(&tids[started], NULL, worker_main, &wa) == 0)
             started++;
-    jl_progress *prog = opt && opt->progress ? jl_progress_start(probe, &r) : NULL;
     work(&r, rep);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     free(tids);
+    jl_progress *prog = r.progress;
+    r.progress = NULL;
     jl_progress_stop(prog);
 
     rep->wall = jl_now() - t_start;
