@@ -134,29 +134,6 @@ typedef struct cycles {
 
 static const char *const alert_names[] = {"cycle", "code", "column", "value"};
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int find_col(const joule_format *f, const char *name)
-{
-    for (uint32_t i = 0; i < f->n_columns; i++)
-        if (!strcmp(f->names[i], name))
-            return (int)i;
-    return -1;
-}
-
 static int parse_range(const char *s, double *lo, double *hi)
 {
     char **items;
@@ -210,7 +187,7 @@ static int cycles_open(const joule_open_args *a, void **self)
     int has_events = a->inputs[1].kind != 0;
     if (pv[P_PHASE].s[0] || pv[P_CYCLE].s[0]) {
         const char *nm = pv[P_PHASE].s[0] ? pv[P_PHASE].s : pv[P_CYCLE].s;
-        c->seg_col = find_col(in, nm);
+        c->seg_col = jp_find_col(in, nm);
         if (c->seg_col < 0) {
             h->error(h, "%s: the input has no column '%s'", pv[P_PHASE].s[0] ? "phase" : "cycle", nm);
             return JOULE_ERROR;
@@ -237,7 +214,7 @@ static int cycles_open(const joule_open_args *a, void **self)
     }
     if (n) {
         for (size_t i = 0; i < n; i++) {
-            int k = find_col(in, items[i]);
+            int k = jp_find_col(in, items[i]);
             if (k < 0) {
                 h->error(h, "columns: the input has no column '%s'", items[i]);
                 free(items);
@@ -415,7 +392,7 @@ static int end_cycle(cycles *c, double t)
         return 0;
     const size_t nc = c->nc;
     size_t old = c->cycap;
-    if (grow((void **)&c->cy, &c->cycap, c->ncy + 1, sizeof *c->cy))
+    if (jp_grow((void **)&c->cy, &c->cycap, c->ncy + 1, sizeof *c->cy))
         return -1;
     if (c->cycap != old) {
         float *b = realloc(c->cyblk, c->cycap * 5 * nc * sizeof *b);
@@ -521,7 +498,7 @@ static int cycles_process(void *self, uint32_t port, const joule_buffer *in, jou
     (void)out;
     cycles *c = self;
     if (port == 1) {
-        if (grow((void **)&c->ev, &c->evcap, c->nev + in->n_rows, sizeof *c->ev))
+        if (jp_grow((void **)&c->ev, &c->evcap, c->nev + in->n_rows, sizeof *c->ev))
             goto oom;
         for (uint32_t r = 0; r < in->n_rows; r++)
             c->ev[c->nev++] = in->times[r];
@@ -541,7 +518,7 @@ static int cycles_process(void *self, uint32_t port, const joule_buffer *in, jou
         c->pend_head = 0;
     }
     size_t cap_rows = c->pendcap;
-    if (grow((void **)&c->pend, &cap_rows, (c->pend_head + c->npend + in->n_rows) * c->in_nc, sizeof *c->pend))
+    if (jp_grow((void **)&c->pend, &cap_rows, (c->pend_head + c->npend + in->n_rows) * c->in_nc, sizeof *c->pend))
         goto oom;
     c->pendcap = cap_rows;
     if (!c->npend)
@@ -584,7 +561,7 @@ static double si(double a, double b)
 
 static int add_alert(cycles *c, double t, size_t cycle, int code, int col, double v)
 {
-    if (grow((void **)&c->alerts, &c->alcap, (c->nal + 1) * 4, sizeof *c->alerts))
+    if (jp_grow((void **)&c->alerts, &c->alcap, (c->nal + 1) * 4, sizeof *c->alerts))
         return -1;
     size_t cap = c->alcap / 4;
     double *tt = realloc(c->atimes, (cap ? cap : 1) * sizeof *tt);

@@ -105,29 +105,6 @@ typedef struct gait {
     size_t nrows, emitted;
 } gait;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 1024;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int find_col(const joule_format *f, const char *name)
-{
-    for (uint32_t i = 0; i < f->n_columns; i++)
-        if (!strcmp(f->names[i], name))
-            return (int)i;
-    return -1;
-}
-
 static int gait_open(const joule_open_args *a, void **self)
 {
     const joule_host *h = a->host;
@@ -154,14 +131,14 @@ static int gait_open(const joule_open_args *a, void **self)
             g->D = 1;
         g->sig_fs = sf->rate / g->D;
         if (pv[P_VERTICAL].s[0]) {
-            g->vcol[0] = find_col(sf, pv[P_VERTICAL].s);
+            g->vcol[0] = jp_find_col(sf, pv[P_VERTICAL].s);
             if (g->vcol[0] < 0) {
                 h->error(h, "vertical: the signal has no column '%s'", pv[P_VERTICAL].s);
                 return JOULE_ERROR;
             }
             g->nv = 1;
         } else if (sf->n_columns >= 3) {
-            int x = find_col(sf, "ax"), y = find_col(sf, "ay"), z = find_col(sf, "az");
+            int x = jp_find_col(sf, "ax"), y = jp_find_col(sf, "ay"), z = jp_find_col(sf, "az");
             g->nv = 3;
             g->vcol[0] = x >= 0 && y >= 0 && z >= 0 ? x : 0;
             g->vcol[1] = x >= 0 && y >= 0 && z >= 0 ? y : 1;
@@ -189,7 +166,7 @@ static int gait_process(void *self, uint32_t port, const joule_buffer *in, joule
     (void)out;
     gait *g = self;
     if (port == 0) {
-        if (grow((void **)&g->t, &g->tcap, g->nt + in->n_rows, sizeof *g->t)) {
+        if (jp_grow((void **)&g->t, &g->tcap, g->nt + in->n_rows, sizeof *g->t)) {
             g->host->error(g->host, "out of memory");
             return JOULE_ERROR;
         }
@@ -197,7 +174,7 @@ static int gait_process(void *self, uint32_t port, const joule_buffer *in, joule
             g->t[g->nt++] = in->times[r];
         return JOULE_OK;
     }
-    if (grow((void **)&g->v, &g->vcap, g->nvs + in->n_rows / g->D + 1, sizeof *g->v)) {
+    if (jp_grow((void **)&g->v, &g->vcap, g->nvs + in->n_rows / g->D + 1, sizeof *g->v)) {
         g->host->error(g->host, "out of memory");
         return JOULE_ERROR;
     }
@@ -251,7 +228,7 @@ static void regularity(gait *g, int64_t a, int64_t b, double P, float *ad1, floa
     int L = (int)ceil(2.3 * P * g->sig_fs) + 1;
     if (!(P > 0) || n < 2 * (int64_t)L || L < 3)
         return;
-    if (grow((void **)&g->r, &g->rcap, (size_t)L + 1, sizeof *g->r))
+    if (jp_grow((void **)&g->r, &g->rcap, (size_t)L + 1, sizeof *g->r))
         return;
     const float *x = g->v + a;
     double mean = 0;

@@ -60,6 +60,33 @@ static inline size_t jp_split(const char *s, char ***out)
     return k;
 }
 
+/* Make *p (of *cap elements of `elem` bytes) hold at least `need`
+ * elements, doubling. Returns 0, or -1 with *p unchanged when out of
+ * memory. */
+static inline int jp_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* The index of the column called `name` in format f, or -1. */
+static inline int jp_find_col(const joule_format *f, const char *name)
+{
+    for (uint32_t i = 0; i < f->n_columns; i++)
+        if (!strcmp(f->names[i], name))
+            return (int)i;
+    return -1;
+}
+
 /* Column names built at open: one block holding the pointer array and the
  * strings, freed with free(). `fmt` gets the item's index... the caller
  * fills names with jp_names_set. */
