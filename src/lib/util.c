@@ -192,6 +192,29 @@ void jl_msgs_free(jl_msgs *m)
     m->n = m->cap = 0;
 }
 
+char *jl_escape(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += *p < 0x20 || *p == 0x7f ? 4 : 1;
+    char *out = jl_malloc(n + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (*p == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            o += sprintf(o, "\\x%02x", *p);
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 double jl_now(void)
 {
     struct timespec ts;

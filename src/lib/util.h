@@ -38,6 +38,12 @@ typedef struct jl_msgs {
 void jl_msgs_add(jl_msgs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jl_msgs_free(jl_msgs *m);
 
+/* A copy of s fit for a one-line message: control characters (a newline
+ * or an escape in a file name) and DEL become \n, \t, \xHH, so a hostile
+ * name cannot forge lines or terminal sequences. Bytes >= 0x80 pass
+ * unchanged (UTF-8 names stay readable). */
+char *jl_escape(const char *s);
+
 /* Monotonic time in seconds. */
 double jl_now(void);
 
