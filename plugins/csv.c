@@ -16,6 +16,7 @@
 
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +175,7 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
         fwrite(c->line, 1, (size_t)(p - c->line), f);
     }
     if (ferror(f)) {
-        c->host->error(c->host, "%s: write failed", c->file.path);
+        c->host->error(c->host, "%s: write failed: %s", c->file.path, strerror(errno ? errno : EIO));
         return JOULE_ERROR;
     }
     return JOULE_OK;
@@ -185,12 +186,6 @@ static int csv_finish(void *self, joule_buffer *out)
     (void)out;
     csv *c = self;
     return jp_outfile_finish(&c->file, c->host) ? JOULE_ERROR : JOULE_END;
-}
-
-static int csv_commit(void *self)
-{
-    csv *c = self;
-    return jp_outfile_commit(&c->file, c->host) ? JOULE_ERROR : JOULE_OK;
 }
 
 static void csv_close(void *self)
@@ -217,7 +212,6 @@ static const joule_descriptor desc = {
     .open = csv_open,
     .process = csv_process,
     .finish = csv_finish,
-    .commit = csv_commit,
     .close = csv_close,
 };
 

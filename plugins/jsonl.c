@@ -14,6 +14,7 @@
 
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ static int jsonl_process(void *self, uint32_t port, const joule_buffer *in, joul
         fwrite(j->line, 1, (size_t)(p - j->line), f);
     }
     if (ferror(f)) {
-        j->host->error(j->host, "%s: write failed", j->file.path);
+        j->host->error(j->host, "%s: write failed: %s", j->file.path, strerror(errno ? errno : EIO));
         return JOULE_ERROR;
     }
     return JOULE_OK;
@@ -159,12 +160,6 @@ static int jsonl_finish(void *self, joule_buffer *out)
     (void)out;
     jsonl *j = self;
     return jp_outfile_finish(&j->file, j->host) ? JOULE_ERROR : JOULE_END;
-}
-
-static int jsonl_commit(void *self)
-{
-    jsonl *j = self;
-    return jp_outfile_commit(&j->file, j->host) ? JOULE_ERROR : JOULE_OK;
 }
 
 static void jsonl_close(void *self)
@@ -195,7 +190,6 @@ static const joule_descriptor desc = {
     .open = jsonl_open,
     .process = jsonl_process,
     .finish = jsonl_finish,
-    .commit = jsonl_commit,
     .close = jsonl_close,
 };
 

@@ -32,6 +32,7 @@
 
 #include <sndfile.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -256,12 +257,6 @@ static int sink_finish(void *self, joule_buffer *out)
     return jp_outfile_finish(&k->file, k->host) ? JOULE_ERROR : JOULE_END;
 }
 
-static int sink_commit(void *self)
-{
-    sink *k = self;
-    return jp_outfile_commit(&k->file, k->host) ? JOULE_ERROR : JOULE_OK;
-}
-
 static void sink_close(void *self)
 {
     sink *k = self;
@@ -288,7 +283,6 @@ static const joule_descriptor desc = {
     .open = sink_open,
     .process = sink_process,
     .finish = sink_finish,
-    .commit = sink_commit,
     .close = sink_close,
     .check = sink_check,
 };

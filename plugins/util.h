@@ -146,37 +146,18 @@ static inline void jp_names_free(jp_names *nm)
 }
 
 /* ---- output files, written atomically ----------------------------------
- * Open writes to a temporary file beside the target; finish flushes and
- * closes it; commit renames it into place; discard (from close, when the
- * job failed) removes it. A failed or interrupted run thus never leaves a
- * partial file, and never clobbers an older complete one. */
+ * The host makes the file (host->open_output): a fresh temporary beside
+ * the target, which it puts in place together with the job's other
+ * outputs once the whole job has succeeded, and removes otherwise. Open
+ * gets the descriptor; finish flushes and closes it. A failed or
+ * interrupted run thus never leaves a partial file, and never clobbers an
+ * older complete one. */
 
 typedef struct jp_outfile {
     char *path;
-    char *tmp;
     FILE *f;
-    int closed, committed;
+    int closed;
 } jp_outfile;
-
-static inline int jp_mkdirs_for(const char *path)
-{
-    char *p = jp_strdup(path);
-    if (!p)
-        return -1;
-    char *slash = strrchr(p, '/');
-    if (slash && slash != p) {
-        *slash = '\0';
-        for (char *s = p + 1; *s; s++)
-            if (*s == '/') {
-                *s = '\0';
-                mkdir(p, 0777);
-                *s = '/';
-            }
-        mkdir(p, 0777);
-    }
-    free(p);
-    return 0;
-}
 
 /* The process's umask, without changing it: umask() can only be read by
  * setting it, and setting it, even for an instant, races with files being
@@ -206,23 +187,18 @@ static inline mode_t jp_umask(void)
 static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_host *h, size_t bufsize)
 {
     memset(o, 0, sizeof *o);
+    if (h->struct_size <= offsetof(joule_host, open_output) || !h->open_output) {
+        h->error(h, "this host cannot create output files (joule 0.2 or later is needed)");
+        return -1;
+    }
     o->path = jp_strdup(path);
-    size_t n = strlen(path) + 16;
-    o->tmp = malloc(n);
-    if (!o->path || !o->tmp) {
-        h->error(h, "%s: out of memory", path);
+    if (!o->path) {
+        h->error(h, "out of memory");
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp.XXXXXX", path);
-    jp_mkdirs_for(path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        h->error(h, "%s: cannot create: %s", path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
+    int fd = h->open_output(h, path);
+    if (fd < 0)
         return -1;
-    }
-    fchmod(fd, 0666 & ~jp_umask()); /* mkstemp makes it 0600 */
     o->f = fdopen(fd, "w");
     if (!o->f) {
         h->error(h, "%s: cannot open: %s", path, strerror(errno));
@@ -261,26 +237,12 @@ static inline int jp_outfile_finish(jp_outfile *o, const joule_host *h)
     return 0;
 }
 
-static inline int jp_outfile_commit(jp_outfile *o, const joule_host *h)
-{
-    if (!o->tmp || !o->closed)
-        return 0;
-    if (rename(o->tmp, o->path)) {
-        h->error(h, "%s: cannot rename into place: %s", o->path, strerror(errno));
-        return -1;
-    }
-    o->committed = 1;
-    return 0;
-}
-
-/* Remove the temporary file unless committed, and free. */
+/* Close the file if still open (a failed job: the host removes it), and
+ * free. */
 static inline void jp_outfile_discard(jp_outfile *o)
 {
     if (o->f)
         fclose(o->f);
-    if (o->tmp && !o->committed)
-        unlink(o->tmp);
-    free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);
 }

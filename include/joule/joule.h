@@ -135,14 +135,21 @@ typedef struct joule_run_options {
      * NULL: print it on stderr. */
     void (*on_error)(void *user, const char *message);
     void *user;
+    /* Appended in 0.2. Other files the caller will write once the run is
+     * over (a report): checked before anything is read, like the sinks'
+     * outputs, against every input and output of the run. */
+    const char *const *extra_outputs;
+    size_t n_extra_outputs;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes
  * within a job run concurrently). Returns 0 when every job succeeded,
  * JOULE_E_INPUT when at least one failed (the others still complete, and a
  * failed job leaves no output file), JOULE_E_INTERRUPTED after
- * joule_interrupt(), JOULE_E_USAGE for bad options (an output path that two
- * inputs would share, say). When `report` is not NULL it receives the run's
+ * joule_interrupt(), JOULE_E_USAGE when an output is refused before
+ * anything is read: one that is an input, two outputs that are one file,
+ * an existing output that is not a regular file or is a symbolic link.
+ * A job's outputs appear together, only when the whole job succeeded. When `report` is not NULL it receives the run's
  * statistics (free with joule_report_free). */
 int joule_run(const joule_graph *g, const char *const *files, size_t n_files,
               const joule_run_options *opt, joule_report **report);

@@ -251,6 +251,22 @@ struct joule_host {
     void (*unlock)(const joule_host *host, const char *name);
 
     void *host_data; /* the host's own; plugins must not touch it */
+
+    /* Appended in joule 0.2 (ABI 1): present when struct_size >
+     * offsetof(joule_host, open_output).
+     *
+     * Create the file named by one of the instance's output-path parameters
+     * (JOULE_PARAM_OUT_PATH: pass its value, args->params[k].s, as it is)
+     * and return a descriptor open for writing, which the plugin owns:
+     * write through it (fdopen, sf_open_fd ...) and close it in finish. The
+     * descriptor is a temporary file beside the target, created afresh;
+     * the host puts it in place only when the whole job has succeeded,
+     * together with the job's other outputs (all of them or none), and
+     * removes it otherwise. The path "-" gives standard output. On failure
+     * returns -1 with the message already set (as host->error): return
+     * JOULE_ERROR. Sinks should write every file this way; a plugin that
+     * writes files itself gets none of these guarantees. Call from open. */
+    int (*open_output)(const joule_host *host, const char *path);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -329,10 +345,11 @@ struct joule_descriptor {
      * flush and close their files here. May be NULL: nothing to emit. */
     int (*finish)(void *self, joule_buffer *out);
 
-    /* The whole job succeeded: make outputs visible (rename the temporary
-     * file into place). Called after every node's finish returned, and only
-     * then; a failed or interrupted job goes straight to close, which must
-     * then remove whatever it wrote. May be NULL. */
+    /* The whole job succeeded: make outputs visible. Called after every
+     * node's finish returned, and only then; a failed or interrupted job
+     * goes straight to close, which must then remove whatever it wrote.
+     * Files made with host->open_output need nothing here: the host places
+     * them after close. May be NULL. */
     int (*commit)(void *self);
 
     /* Release the instance. Always called once after open, whatever

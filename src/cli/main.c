@@ -312,6 +312,9 @@ int main(int argc, char **argv)
             opt.threads = threads;
             opt.verbose = verbose;
             opt.progress = progress < 0 ? isatty(2) : progress;
+            /* the report is an output like the others: checked with them */
+            opt.extra_outputs = report_path ? &report_path : NULL;
+            opt.n_extra_outputs = report_path ? 1 : 0;
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_sigint;

@@ -2,14 +2,17 @@
  * --report JSON (schema: doc/report.md). */
 #include "config.h"
 
+#include "outputs.h"
 #include "param.h"
 #include "report.h"
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void jl_stats_latency(jl_node_stats *s, double t)
 {
@@ -96,10 +99,19 @@ static void json_str(FILE *f, const char *s)
 
 int joule_report_write_json(const joule_report *r, const char *path)
 {
-    char *tmp = jl_printf("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    /* like any output: an exclusive temporary, placed only when complete */
+    char *tmp = NULL, *msg = NULL;
+    int fd = jl_tmp_create(path, &tmp, &msg);
+    free(msg);
+    if (fd < 0)
+        return JOULE_E_IO;
+    FILE *f = fdopen(fd, "w");
     if (!f) {
+        int err = errno;
+        close(fd);
+        unlink(tmp);
         free(tmp);
+        errno = err;
         return JOULE_E_IO;
     }
     fprintf(f, "{\n  \"version\": 1,\n  \"wall_s\": %.6f,\n  \"threads\": %d,\n  \"chunk_rows\": %zu,\n", r->wall,
@@ -124,13 +136,20 @@ int joule_report_write_json(const joule_report *r, const char *path)
     }
     fprintf(f, "  ]\n}\n");
     int bad = ferror(f);
+    int err = errno;
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        free(tmp);
+    if (!bad)
+        err = errno;
+    jl_outfile o = {(char *)path, tmp, 0};
+    if (bad) {
+        jl_outputs_discard(&o, 1);
+        errno = err ? err : EIO;
         return JOULE_E_IO;
     }
-    free(tmp);
+    if (jl_outputs_place(&o, 1, &msg)) {
+        free(msg);
+        return JOULE_E_IO;
+    }
     return 0;
 }
 

@@ -42,6 +42,7 @@
 
 #include "graph.h"
 #include "locks.h"
+#include "outputs.h"
 #include "param.h"
 #include "pathtpl.h"
 #include "pool.h"
@@ -51,7 +52,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -134,8 +137,10 @@ struct jl_nrt {
 enum { J_PENDING, J_OPEN, J_WAITING, J_RUNNING, J_FINALIZE, J_DONE };
 
 struct jl_job {
+    run *run;
     size_t index;
     const char *input;
+    char *shown;          /* the input's name as messages show it   */
     int verbose;
     uint64_t size;        /* the input file's bytes, for progress */
     jl_nrt *nodes;
@@ -148,6 +153,10 @@ struct jl_job {
     size_t busy;          /* nodes in a step                        */
     size_t done;          /* nodes finished                         */
     jl_job *next;         /* waiting / finalize lists               */
+    jl_outfile *outs;     /* files made through host->open_output   */
+    size_t n_outs;
+    struct stat in_st;    /* the input before it was opened         */
+    int in_st_ok;
 };
 
 struct run {
@@ -184,7 +193,7 @@ static void host_log(const joule_host *h, int level, const char *fmt, ...)
     va_start(ap, fmt);
     char *msg = jl_vprintf(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "joule: %s: node '%s': %s: %s\n", n->job->input, n->def->name,
+    fprintf(stderr, "joule: %s: node '%s': %s: %s\n", n->job->shown, n->def->name,
             names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
     free(msg);
 }
@@ -198,6 +207,47 @@ static void host_error(const joule_host *h, const char *fmt, ...)
     va_end(ap);
     free(n->error);
     n->error = msg;
+}
+
+/* A sink's file: only a path the host expanded for one of the node's
+ * output-path parameters, checked before the run (see outputs.h). */
+static int host_open_output(const joule_host *h, const char *path)
+{
+    jl_nrt *n = h->host_data;
+    jl_job *j = n->job;
+    int ours = 0;
+    for (uint32_t k = 0; k < n->d->n_params && !ours; k++)
+        ours = n->paths[k] && path && !strcmp(n->paths[k], path);
+    if (!ours) {
+        char *p = path ? jl_escape(path) : jl_strdup("(null)");
+        host_error(h, "asked to write %s, which is not one of its output-path parameters: refused", p);
+        free(p);
+        return -1;
+    }
+    jl_outfile o = {jl_strdup(path), NULL, 0};
+    int fd;
+    if (!strcmp(path, "-")) {
+        o.to_stdout = 1;
+        fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            host_error(h, "standard output: %s", strerror(errno));
+    } else {
+        char *msg = NULL;
+        fd = jl_tmp_create(path, &o.tmp, &msg);
+        if (fd < 0)
+            host_error(h, "%s", msg);
+        free(msg);
+    }
+    if (fd < 0) {
+        free(o.path);
+        return -1;
+    }
+    run *r = j->run;
+    pthread_mutex_lock(&r->mu);
+    j->outs = jl_realloc(j->outs, (j->n_outs + 1) * sizeof *j->outs);
+    j->outs[j->n_outs++] = o;
+    pthread_mutex_unlock(&r->mu);
+    return fd;
 }
 
 static void host_lock(const joule_host *h, const char *name)
@@ -222,10 +272,10 @@ static void job_fail(jl_job *j, jl_nrt *n, const char *what)
         return;
     j->failed = 1;
     if (n)
-        j->error = jl_printf("%s: node '%s' (%s %s): %s", j->input, n->def->name, n->d->name, n->d->version,
+        j->error = jl_printf("%s: node '%s' (%s %s): %s", j->shown, n->def->name, n->d->name, n->d->version,
                              what);
     else
-        j->error = jl_printf("%s: %s", j->input, what);
+        j->error = jl_printf("%s: %s", j->shown, what);
 }
 
 static void report_error(run *r, const char *msg)
@@ -663,6 +713,10 @@ static int job_open(run *r, jl_job *j)
 {
     const joule_graph *g = r->g;
     j->n = g->n;
+    /* The input as it is before anything reads it: compared again at the
+     * end, so that a file still being written fails instead of giving
+     * results for part of it. */
+    j->in_st_ok = stat(j->input, &j->in_st) == 0 && S_ISREG(j->in_st.st_mode);
     j->nodes = jl_calloc(g->n, sizeof *j->nodes);
     for (size_t i = 0; i < g->n; i++) {
         jl_nrt *n = &j->nodes[i];
@@ -722,6 +776,7 @@ static int job_open(run *r, jl_job *j)
         n->host.lock = host_lock;
         n->host.unlock = host_unlock;
         n->host.host_data = n;
+        n->host.open_output = host_open_output;
         n->args.struct_size = sizeof n->args;
         n->args.host = &n->host;
         n->args.node = n->def->name;
@@ -788,7 +843,27 @@ static void job_close(run *r, jl_job *j)
 {
     if (!j->failed && is_interrupted()) {
         j->failed = 1;
-        j->error = jl_printf("%s: interrupted", j->input);
+        j->error = jl_printf("%s: interrupted", j->shown);
+    }
+    if (!j->failed && j->in_st_ok) {
+        struct stat st;
+        char *why = NULL;
+        if (stat(j->input, &st))
+            why = jl_printf("changed while being read: it was removed (%s)", strerror(errno));
+        else if (st.st_dev != j->in_st.st_dev || st.st_ino != j->in_st.st_ino)
+            why = jl_strdup("changed while being read: it was replaced by another file");
+        else if (st.st_size != j->in_st.st_size || st.st_mtim.tv_sec != j->in_st.st_mtim.tv_sec ||
+                 st.st_mtim.tv_nsec != j->in_st.st_mtim.tv_nsec)
+            why = jl_printf("changed while being read (%lld bytes when opened, %lld now%s): run again once it is "
+                            "complete",
+                            (long long)j->in_st.st_size, (long long)st.st_size,
+                            st.st_size == j->in_st.st_size ? ", modified" : "");
+        if (why) {
+            pthread_mutex_lock(&r->mu);
+            job_fail(j, NULL, why);
+            pthread_mutex_unlock(&r->mu);
+            free(why);
+        }
     }
     if (!j->failed) {
         for (size_t i = 0; i < j->n; i++) {
@@ -823,6 +898,23 @@ static void job_close(run *r, jl_job *j)
         free(n->out_fmts);
         free(n->error);
     }
+    /* Every plugin has closed its files: put the job's outputs in place,
+     * all of them or none. */
+    if (!j->failed && j->n_outs) {
+        char *msg = NULL;
+        if (jl_outputs_place(j->outs, j->n_outs, &msg)) {
+            pthread_mutex_lock(&r->mu);
+            job_fail(j, NULL, msg);
+            pthread_mutex_unlock(&r->mu);
+        }
+        free(msg);
+    } else {
+        jl_outputs_discard(j->outs, j->n_outs);
+    }
+    jl_outputs_free(j->outs, j->n_outs);
+    free(j->outs);
+    j->outs = NULL;
+    j->n_outs = 0;
     if (j->reserved)
         jl_pool_unreserve(r->pool, j->quota);
     if (j->failed)
@@ -1057,49 +1149,6 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Refuse a run in which two outputs would land on the same path. */
-static int check_out_paths(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
-                           char **msg)
-{
-    size_t n = 0, cap = 16;
-    char **paths = jl_malloc(cap * sizeof *paths);
-    for (size_t f = 0; f < n_files; f++)
-        for (size_t i = 0; i < g->n; i++) {
-            const joule_descriptor *d = g->nodes[i].plugin->desc;
-            for (uint32_t k = 0; k < d->n_params; k++)
-                if (d->params[k].flags & JOULE_PARAM_OUT_PATH) {
-                    if (n == cap)
-                        paths = jl_realloc(paths, (cap *= 2) * sizeof *paths);
-                    char *p = jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir);
-                    paths[n++] = jl_printf("%s\t%s\t%s", p, g->nodes[i].name, files[f]);
-                    free(p);
-                }
-        }
-    qsort(paths, n, sizeof *paths, cmp_str);
-    int rc = 0;
-    for (size_t i = 1; i < n && !rc; i++) {
-        size_t la = strcspn(paths[i - 1], "\t"), lb = strcspn(paths[i], "\t");
-        if (la == lb && !strncmp(paths[i - 1], paths[i], la)) {
-            char *a = paths[i - 1], *b = paths[i];
-            char *na = a + la + 1, *nb = b + lb + 1;
-            char *fa = strchr(na, '\t') + 1, *fb = strchr(nb, '\t') + 1;
-            *msg = jl_printf("%.*s would be written twice (node '%.*s' for %s, node '%.*s' for %s): put {stem} "
-                             "or {node} in the paths",
-                             (int)la, a, (int)(fa - na - 1), na, fa, (int)(fb - nb - 1), nb, fb);
-            rc = -1;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    return rc;
-}
-
 static int mkdirs(const char *dir)
 {
     char *p = jl_strdup(dir);
@@ -1134,12 +1183,28 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     }
     pthread_mutex_init(&r.err_mu, NULL);
     char *msg = NULL;
-    if (check_out_paths(g, files, n_files, r.out_dir, &msg)) {
+    char **dirs = NULL;
+    int has_extra = opt && opt->struct_size > offsetof(joule_run_options, n_extra_outputs);
+    if (jl_outputs_check(g, files, n_files, r.out_dir, has_extra ? opt->extra_outputs : NULL,
+                         has_extra ? opt->n_extra_outputs : 0, &msg, &dirs)) {
         report_error(&r, msg);
         free(msg);
         pthread_mutex_destroy(&r.err_mu);
         return JOULE_E_USAGE;
     }
+    /* Temporaries of earlier runs that were killed (SIGKILL, a power cut)
+     * would stay beside the outputs forever: remove those whose process
+     * is gone, in every folder this run writes to. */
+    for (char **d = dirs; *d; d++) {
+        size_t k = jl_tmp_sweep(*d);
+        if (k) {
+            char *e = jl_escape(*d);
+            fprintf(stderr, "joule: removed %zu temporary file%s left in %s by an interrupted run\n", k,
+                    k == 1 ? "" : "s", e);
+            free(e);
+        }
+    }
+    jl_strv_free(dirs);
     if (mkdirs(r.out_dir)) {
         msg = jl_printf("%s: cannot create the output folder: %s", r.out_dir, strerror(errno));
         report_error(&r, msg);
@@ -1154,8 +1219,10 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     r.jobs = jl_calloc(n_files ? n_files : 1, sizeof *r.jobs);
     r.n_jobs = n_files;
     for (size_t i = 0; i < n_files; i++) {
+        r.jobs[i].run = &r;
         r.jobs[i].index = i;
         r.jobs[i].input = files[i];
+        r.jobs[i].shown = jl_escape(files[i]);
         r.jobs[i].verbose = opt && opt->verbose;
         struct stat st;
         if (stat(files[i], &st) == 0)
@@ -1201,8 +1268,10 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     rep->bytes_read = r.bytes_read;
     rep->threads = threads;
     rep->chunk_rows = r.chunk_rows;
-    for (size_t i = 0; i < n_files; i++)
+    for (size_t i = 0; i < n_files; i++) {
         free(r.jobs[i].error);
+        free(r.jobs[i].shown);
+    }
     free(r.jobs);
     jl_pool_free(r.pool);
     pthread_cond_destroy(&r.cv);
