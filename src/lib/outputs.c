@@ -362,7 +362,18 @@ static int resolve_output(ent *e, char **msg)
         free(p);
         return -1;
     }
-    e->key = normalise(e->path);
+    /* It does not exist as spelt; but "sub/../a.wav" is a.wav once sub/ is
+     * made: look again at the spelling the kernel will meet. */
+    char *norm = normalise(e->path);
+    if (strcmp(norm, e->path) && lstat(norm, &st) == 0) {
+        ent alias = *e;
+        alias.path = norm;
+        int rc = resolve_output(&alias, msg);
+        e->key = alias.key;
+        free(norm);
+        return rc;
+    }
+    e->key = norm;
     return 0;
 }
 

@@ -266,16 +266,19 @@ static void host_unlock(const joule_host *h, const char *name)
 /* Failure                                                                   */
 
 /* Record the first failure of a job. Lock held. */
-static void job_fail(jl_job *j, jl_nrt *n, const char *what)
+static void job_fail(jl_job *j, jl_nrt *n, const char *text)
 {
     if (j->failed)
         return;
     j->failed = 1;
+    /* a plugin's message may quote a file name or data: one line, always */
+    char *what = jl_escape(text);
     if (n)
         j->error = jl_printf("%s: node '%s' (%s %s): %s", j->shown, n->def->name, n->d->name, n->d->version,
                              what);
     else
         j->error = jl_printf("%s: %s", j->shown, what);
+    free(what);
 }
 
 static void report_error(run *r, const char *msg)
