@@ -140,6 +140,20 @@ typedef struct joule_run_options {
      * outputs, against every input and output of the run. */
     const char *const *extra_outputs;
     size_t n_extra_outputs;
+    /* Appended in 0.2. Run the jobs in a worker process watched by this
+     * one, so that a plugin that crashes, aborts, calls exit() or hangs
+     * fails only the inputs in flight: they are reported ("FILE: node 'x'
+     * (plugin 1.0.0): crashed with SIGSEGV in process"), their temporary
+     * files removed, and a new worker takes the inputs not yet done. The
+     * caller must not have other threads running (joule_run forks), and
+     * on_error is then called from the calling thread. 0: in process, where
+     * a crash is the caller's. */
+    int isolate;
+    /* Appended in 0.2. Seconds one input may take (0: the graph's
+     * `timeout`, which is none by default). A job past it fails; with
+     * isolate, a plugin stuck inside a call is stopped by ending its
+     * worker. */
+    double timeout;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes

@@ -40,6 +40,8 @@ static const char usage_text[] =
     "      --report FILE       write the statistics as JSON to FILE\n"
     "      --progress          show a progress line on stderr (default: when it is a terminal)\n"
     "      --no-progress       never show it\n"
+    "      --timeout DURATION  fail an input that takes longer (30s, 2m, 1h)\n"
+    "      --no-isolate        run plugins in this process (a crash then ends the run)\n"
     "  -v, --verbose           show plugins' informational messages\n"
     "\n"
     "Plugins are searched in --plugin-path, then $JOULE_PLUGIN_PATH, then " JOULE_PLUGIN_DIR ".\n"
@@ -191,17 +193,55 @@ static int cmd_inspect(joule_registry *reg, const char *name)
     return 0;
 }
 
-static void on_sigint(int sig)
+/* The signal that stopped the run: the exit status is 128 + it. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
 {
-    (void)sig;
+    stop_signal = sig;
     joule_interrupt();
+}
+
+/* In place from the start of the process: a Ctrl-C while plugins load or a
+ * graph is read is not lost. Every SIGINT is caught, not only the first:
+ * `timeout` and group kills deliver the same interrupt twice, and a
+ * second, default-action signal would kill the run before it removed its
+ * temporary files. (SIGQUIT still ends a run at once.) */
+static void catch_stops(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* "30", "30s", "500ms", "2m", "1h" -> seconds; -1 if not a duration. */
+static double parse_duration(const char *t)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(t, &end);
+    if (end == t || errno || !(v > 0) || v > 1e9)
+        return -1;
+    if (!strcmp(end, "") || !strcmp(end, "s"))
+        return v;
+    if (!strcmp(end, "ms"))
+        return v / 1000;
+    if (!strcmp(end, "m") || !strcmp(end, "min"))
+        return v * 60;
+    if (!strcmp(end, "h"))
+        return v * 3600;
+    return -1;
 }
 
 typedef struct options {
     const char *out_dir, *plugin_path, *report_path;
     const char **sets;
     size_t n_sets;
-    int threads, stats, progress, verbose;
+    int threads, stats, progress, verbose, no_isolate;
+    double timeout;
 } options;
 
 static const struct option longopts[] = {
@@ -213,6 +253,8 @@ static const struct option longopts[] = {
     {"report", required_argument, NULL, 2},
     {"progress", no_argument, NULL, 3},
     {"no-progress", no_argument, NULL, 4},
+    {"timeout", required_argument, NULL, 5},
+    {"no-isolate", no_argument, NULL, 6},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -238,6 +280,12 @@ static void apply_option(options *o, int c)
     case 2: o->report_path = optarg; break;
     case 3: o->progress = 1; break;
     case 4: o->progress = 0; break;
+    case 5:
+        o->timeout = parse_duration(optarg);
+        if (o->timeout < 0)
+            usage_error("--timeout needs a duration (30, 30s, 500ms, 2m, 1h), not '%s'", optarg);
+        break;
+    case 6: o->no_isolate = 1; break;
     case 'v': o->verbose = 1; break;
     case 'h': fputs(usage_text, stdout); exit(0);
     case 'V': printf("joule %s (plugin ABI %u)\n", joule_version(), JOULE_ABI_VERSION); exit(0);
@@ -247,6 +295,7 @@ static void apply_option(options *o, int c)
 
 int main(int argc, char **argv)
 {
+    catch_stops();
     options o;
     memset(&o, 0, sizeof o);
     o.progress = -1;
@@ -304,6 +353,8 @@ int main(int argc, char **argv)
         } else if (n_args < 2) {
             fprintf(stderr, "joule: no input files: joule run %s FILE...\n", args[0]);
             status = EXIT_USAGE;
+        } else if (stop_signal) { /* while the graph was read */
+            status = 128 + stop_signal;
         } else {
             joule_run_options opt;
             memset(&opt, 0, sizeof opt);
@@ -315,16 +366,10 @@ int main(int argc, char **argv)
             /* the report is an output like the others: checked with them */
             opt.extra_outputs = report_path ? &report_path : NULL;
             opt.n_extra_outputs = report_path ? 1 : 0;
-            struct sigaction sa;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_sigint;
-            /* Every SIGINT is caught, not only the first: `timeout` and
-             * group kills deliver the same interrupt twice, and a second,
-             * default-action signal would kill the run before it removed
-             * its temporary files. (SIGQUIT still ends a run at once.) */
-            sigemptyset(&sa.sa_mask);
-            sigaction(SIGINT, &sa, NULL);
-            sigaction(SIGTERM, &sa, NULL);
+            /* Plugins run in a worker process, so that one that crashes
+             * or hangs fails only the inputs in flight. */
+            opt.isolate = !o.no_isolate;
+            opt.timeout = o.timeout;
             joule_report *report = NULL;
             rc = joule_run(g, args + 1, n_args - 1, &opt, (stats || report_path) ? &report : NULL);
             if (report) {
@@ -337,7 +382,10 @@ int main(int argc, char **argv)
                 }
                 joule_report_free(report);
             }
-            status = rc == 0 ? 0 : rc == JOULE_E_INTERRUPTED ? EXIT_INTERRUPTED : rc == JOULE_E_USAGE ? EXIT_USAGE : EXIT_FAILED;
+            status = rc == 0                     ? 0
+                     : rc == JOULE_E_INTERRUPTED ? (stop_signal ? 128 + stop_signal : EXIT_INTERRUPTED)
+                     : rc == JOULE_E_USAGE       ? EXIT_USAGE
+                                                 : EXIT_FAILED;
         }
         joule_graph_free(g);
     } else {

@@ -29,6 +29,7 @@ struct joule_graph {
     size_t chunk_rows;
     int threads;      /* 0 = auto */
     size_t memory;
+    double timeout;   /* per input, s; 0 = none */
     size_t n;
     jl_node *nodes;
     size_t *order;    /* a topological order: producers before consumers */

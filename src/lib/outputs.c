@@ -38,27 +38,42 @@ typedef struct ident {
     unsigned long long start;
 } ident;
 
-static unsigned long long proc_start(long pid)
+/* What /proc says of process `pid`: 1 and its start time (clock ticks
+ * since boot) if it runs; 0 if it does not exist or is a zombie (it has
+ * ended; only its parent has yet to collect it); -1 if that cannot be
+ * read (no /proc): then nobody can tell. */
+static int proc_info(long pid, unsigned long long *start)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return errno == ENOENT || errno == ESRCH ? 0 : -1;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return n == 0 || errno == ESRCH ? 0 : -1;
     buf[n] = '\0';
     /* the command name (field 2) may hold spaces and parentheses: count
      * fields from the last ')' */
     char *p = strrchr(buf, ')');
-    if (!p)
+    if (!p || p[1] != ' ')
+        return -1;
+    if (p[2] == 'Z' || p[2] == 'X')
         return 0;
     p++;
     for (int field = 2; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    if (!p)
+        return -1;
+    *start = strtoull(p + 1, NULL, 10);
+    return 1;
+}
+
+static unsigned long long proc_start(long pid)
+{
+    unsigned long long start = 0;
+    return proc_info(pid, &start) == 1 ? start : 0;
 }
 
 static unsigned fnv32(const char *s)
@@ -88,8 +103,14 @@ static ident self_ident(void)
     static ident id;
     pthread_mutex_lock(&mu);
     if (id.pid != (long)getpid()) {
-        char host[256] = "";
-        gethostname(host, sizeof host - 1);
+        /* the host, and the pid namespace: a container sharing a folder
+         * with its host sees other pids, and must leave their files be */
+        char host[512] = "";
+        gethostname(host, 255);
+        size_t len = strlen(host);
+        host[len++] = '/';
+        ssize_t k = readlink("/proc/self/ns/pid", host + len, sizeof host - len - 1);
+        host[len + (k > 0 ? (size_t)k : 0)] = '\0';
         id.host = fnv32(host);
         id.boot = boot_id();
         id.pid = (long)getpid();
@@ -563,8 +584,9 @@ static int creator_gone(const ident *t)
         return t->start != me.start;
     if (kill((pid_t)t->pid, 0) && errno == ESRCH)
         return 1;
-    unsigned long long start = proc_start(t->pid);
-    return start != 0 && start != t->start;
+    unsigned long long start = 0;
+    int alive = proc_info(t->pid, &start);
+    return alive == 0 || (alive == 1 && start != t->start);
 }
 
 size_t jl_tmp_sweep(const char *dir)

@@ -117,3 +117,15 @@ void jl_progress_stop(jl_progress *p)
     pthread_cond_destroy(&p->cv);
     free(p);
 }
+
+void jl_progress_hold(jl_progress *p)
+{
+    if (p)
+        pthread_mutex_lock(&p->mu);
+}
+
+void jl_progress_release(jl_progress *p)
+{
+    if (p)
+        pthread_mutex_unlock(&p->mu);
+}

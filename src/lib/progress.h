@@ -21,6 +21,12 @@ void jl_progress_stop(jl_progress *p);
  * NULL p: just print it. */
 void jl_progress_message(jl_progress *p, const char *text);
 
+/* Keep the display thread from drawing (it draws only holding this), so
+ * that a fork meanwhile cannot copy a stderr lock taken mid-line into the
+ * child. NULL is a no-op. */
+void jl_progress_hold(jl_progress *p);
+void jl_progress_release(jl_progress *p);
+
 /* Format one line into buf: "3/8 files  120.5 MB  95.1 MB/s  ETA 0:07". */
 void jl_progress_format(char *buf, size_t n, size_t files_done, size_t files_total, uint64_t bytes_done,
                         uint64_t bytes_total, double elapsed);

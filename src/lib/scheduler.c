@@ -49,7 +49,9 @@
 #include "progress.h"
 #include "queue.h"
 #include "report.h"
+#include "scheduler.h"
 #include "util.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,11 +63,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define QUEUE_CAP 4
+
+/* Calls in a row that consume nothing and emit nothing (a source giving no
+ * rows, JOULE_MORE or finish's JOULE_OK with no row) before a node is
+ * taken to be stuck: far more than any honest plugin needs. */
+#define STALL_LIMIT 1000
 
 /* Set from a signal handler: a lock-free atomic, read by every worker. */
 static sig_atomic_t interrupted;
@@ -78,6 +86,11 @@ void joule_interrupt(void)
 static int is_interrupted(void)
 {
     return __atomic_load_n(&interrupted, __ATOMIC_RELAXED);
+}
+
+int jl_interrupted(void)
+{
+    return is_interrupted();
 }
 
 typedef struct jl_inport jl_inport;
@@ -129,6 +142,7 @@ struct jl_nrt {
     int more;             /* process returned JOULE_MORE            */
     uint32_t more_port;
     uint32_t rr;          /* next input port to look at             */
+    unsigned stall;       /* calls in a row that did nothing        */
     char *error;
     jl_node_stats st;
     jl_nrt *ready_next;
@@ -139,6 +153,9 @@ enum { J_PENDING, J_OPEN, J_WAITING, J_RUNNING, J_FINALIZE, J_DONE };
 struct jl_job {
     run *run;
     size_t index;
+    size_t slot;          /* the input's index in the whole run     */
+    double t_start;       /* when it was opened                     */
+    int cancelled;        /* failed because the run was interrupted */
     const char *input;
     char *shown;          /* the input's name as messages show it   */
     int verbose;
@@ -178,7 +195,48 @@ struct run {
     pthread_mutex_t err_mu;
     uint64_t bytes_read;
     jl_progress *progress; /* the progress line, when shown */
+    double timeout;        /* per input, s; 0 = none           */
 };
+
+/* ------------------------------------------------------------------------ */
+/* Plugin calls                                                              */
+
+__thread jl_cur_call jl_cur = {-1, -1, JL_CALL_NONE};
+jl_watch *jl_watching;
+
+const char *jl_call_name(int call)
+{
+    static const char *const names[] = {"", "open", "process", "finish", "commit", "close"};
+    return call > 0 && call <= JL_CALL_CLOSE ? names[call] : "a call";
+}
+
+/* Say which plugin call this thread is in: a crash handler (supervisor.c)
+ * and the supervisor's timeout read it. */
+static void call_enter(const jl_nrt *n, int call)
+{
+    const jl_job *j = n->job;
+    jl_cur.slot = (int)j->slot;
+    jl_cur.node = (int)n->index;
+    jl_cur.call = call;
+    if (jl_watching) {
+        jl_slot *s = &jl_watching->slots[j->slot];
+        __atomic_store_n(&s->node, (int)n->index, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->call, call, __ATOMIC_RELAXED);
+    }
+}
+
+static void call_leave(const jl_nrt *n)
+{
+    jl_cur.call = JL_CALL_NONE;
+    if (jl_watching)
+        __atomic_store_n(&jl_watching->slots[n->job->slot].call, JL_CALL_NONE, __ATOMIC_RELAXED);
+}
+
+static void slot_state(const jl_job *j, int state)
+{
+    if (jl_watching)
+        __atomic_store_n(&jl_watching->slots[j->slot].state, state, __ATOMIC_RELEASE);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Host services                                                             */
@@ -426,11 +484,16 @@ static int ensure_room(run *r, jl_nrt *n, uint32_t p, uint32_t need)
 
 enum { A_SOURCE, A_INPUT, A_MORE, A_FINISH };
 
-static int check_output(jl_nrt *n, uint32_t p, const joule_buffer *b, char **why)
+/* `n_in`: the input rows of the call, when the declared bound applies. */
+static int check_output(jl_nrt *n, uint32_t p, const joule_buffer *b, int bounded, uint32_t n_in, char **why)
 {
     if (b->n_rows > b->capacity) {
-        *why = jl_printf("wrote %u rows to output '%s', which had room for %u", b->n_rows, n->d->outputs[p].name,
-                         b->capacity);
+        const jl_outport *o = &n->out[p];
+        *why = bounded ? jl_printf("wrote %u rows to output '%s' for %u input rows, declared at most %u (out_num/"
+                                   "out_den = %u/%u): the declared bound is too small",
+                                   b->n_rows, n->d->outputs[p].name, n_in, b->capacity, o->num, o->den)
+                       : jl_printf("wrote %u rows to output '%s', which had room for %u", b->n_rows,
+                                   n->d->outputs[p].name, b->capacity);
         return -1;
     }
     if (b->times) {
@@ -477,7 +540,9 @@ static void step_in_place(run *r, jl_nrt *n, jl_inport *ip, jl_chunk *head)
     j->busy++;
     pthread_mutex_unlock(&r->mu);
     double t0 = jl_now();
+    call_enter(n, JL_CALL_PROCESS);
     int rc = n->d->process(n->self, 0, &in, out);
+    call_leave(n);
     double dt = jl_now() - t0;
     pthread_mutex_lock(&r->mu);
     j->busy--;
@@ -494,7 +559,7 @@ static void step_in_place(run *r, jl_nrt *n, jl_inport *ip, jl_chunk *head)
         why = jl_printf("declared its output in place but wrote %u rows for %u", out->n_rows, in.n_rows);
         job_fail(j, n, why);
         free(why);
-    } else if (!check_output(n, 0, out, &why)) {
+    } else if (!check_output(n, 0, out, 0, in.n_rows, &why)) {
         jl_chunk *c = jl_queue_pop(&ip->q);
         c->buf.first_row = n->out[0].next_row;
         n->out[0].next_row += c->buf.n_rows;
@@ -603,11 +668,26 @@ static void step(run *r, jl_nrt *n)
         }
         b->first_row = fb->first_row + fb->n_rows;
         b->n_rows = 0;
-        b->capacity = room;
+        b->capacity = room; /* for input, cut to the declared bound below */
         b->n_columns = fb->n_columns;
         b->reserved = 0;
         b->data = fb->data + (size_t)fb->n_rows * fb->n_columns;
         b->times = fb->times ? fb->times + fb->n_rows : NULL;
+    }
+    if (action == A_INPUT) {
+        if (take == 0) {
+            job_fail(j, n, "its declared output bound leaves no room for a single input row");
+            after_step(r, n);
+            return;
+        }
+        /* Exactly the declared bound, so that a plugin that writes more
+         * than it declared is caught here, whatever the chunk's room. */
+        for (uint32_t p = 0; p < d->n_outputs; p++) {
+            const jl_outport *o = &n->out[p];
+            uint64_t bound = ((uint64_t)take * o->num + o->den - 1) / o->den;
+            if (bound < n->obuf[p].capacity)
+                n->obuf[p].capacity = (uint32_t)bound;
+        }
     }
     joule_buffer in;
     memset(&in, 0, sizeof in);
@@ -627,12 +707,14 @@ static void step(run *r, jl_nrt *n)
     double t0 = jl_now();
     int rc;
     joule_buffer *out = d->n_outputs ? n->obuf : NULL;
+    call_enter(n, action == A_FINISH ? JL_CALL_FINISH : JL_CALL_PROCESS);
     if (action == A_SOURCE)
         rc = d->process(n->self, 0, NULL, out);
     else if (action == A_FINISH)
         rc = d->finish ? d->finish(n->self, out) : JOULE_END;
     else
         rc = d->process(n->self, port, &in, out);
+    call_leave(n);
     double dt = jl_now() - t0;
 
     pthread_mutex_lock(&r->mu);
@@ -648,13 +730,32 @@ static void step(run *r, jl_nrt *n)
                (rc == JOULE_END && action != A_SOURCE && action != A_FINISH)) {
         job_fail(j, n, "returned a status its call may not return");
     } else {
+        uint64_t emitted = 0;
         for (uint32_t p = 0; p < d->n_outputs && !why; p++) {
-            if (check_output(n, p, &n->obuf[p], &why))
+            if (check_output(n, p, &n->obuf[p], action == A_INPUT, take, &why))
                 break;
             n->out[p].fill->buf.n_rows += n->obuf[p].n_rows;
             n->out[p].next_row += n->obuf[p].n_rows;
             n->st.rows_out += n->obuf[p].n_rows;
+            emitted += n->obuf[p].n_rows;
         }
+        /* A call that consumed nothing, emitted nothing and did not end
+         * makes no progress; a plugin that only ever does that would spin
+         * for ever. */
+        int idle = !why && emitted == 0 &&
+                   ((action == A_SOURCE && rc == JOULE_OK) || (action == A_MORE && rc == JOULE_MORE) ||
+                    (action == A_FINISH && rc == JOULE_OK));
+        n->stall = idle ? n->stall + 1 : 0;
+        if (!why && n->stall >= STALL_LIMIT)
+            why = action == A_SOURCE
+                      ? jl_printf("process returned JOULE_OK %u times in a row with no row and no JOULE_END: the "
+                                  "source makes no progress",
+                                  n->stall)
+                  : action == A_MORE
+                      ? jl_printf("process returned JOULE_MORE %u times in a row without emitting a row", n->stall)
+                      : jl_printf("finish returned JOULE_OK %u times in a row without emitting a row (JOULE_END "
+                                  "ends it)",
+                                  n->stall);
         if (why) {
             job_fail(j, n, why);
             free(why);
@@ -673,6 +774,10 @@ static void step(run *r, jl_nrt *n)
             n->more_port = port;
         if (action == A_SOURCE && rc == JOULE_END)
             n->phase = PH_FINISH;
+        if (action == A_SOURCE && jl_watching && n->out_fmts[0].length) {
+            double frac = (double)n->out[0].next_row / (double)n->out_fmts[0].length;
+            __atomic_store(&jl_watching->slots[j->slot].frac, &frac, __ATOMIC_RELAXED);
+        }
         /* A full chunk goes downstream at once when it can. */
         for (uint32_t p = 0; p < d->n_outputs; p++) {
             jl_outport *o = &n->out[p];
@@ -693,8 +798,18 @@ static void after_step(run *r, jl_nrt *n)
 {
     jl_job *j = n->job;
     n->busy = 0;
-    if (r->stopping)
+    if (r->stopping) {
+        j->cancelled |= !j->failed;
         job_fail(j, NULL, "interrupted");
+    }
+    if (!j->failed && (r->timeout > 0 || jl_watching)) {
+        int over = r->timeout > 0 && jl_now() - j->t_start > r->timeout;
+        if (over || (jl_watching && __atomic_load_n(&jl_watching->slots[j->slot].timed_out, __ATOMIC_RELAXED))) {
+            char *why = jl_printf("timed out after %.3g s (the limit for one input)", r->timeout);
+            job_fail(j, NULL, why);
+            free(why);
+        }
+    }
     if (j->failed || j->done == j->n) {
         if (j->busy == 0 && j->state == J_RUNNING) {
             j->state = J_FINALIZE;
@@ -710,6 +825,44 @@ static void after_step(run *r, jl_nrt *n)
 /* ------------------------------------------------------------------------ */
 /* Jobs                                                                      */
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The column names a plugin declared: present, in the ABI's character set
+ * ([A-Za-z0-9_.-], so that a CSV header or a JSON key needs no quoting),
+ * and unique. NULL, or the reason. */
+static char *check_names(const joule_format *f)
+{
+    for (uint32_t i = 0; i < f->n_columns; i++) {
+        const char *c = f->names[i];
+        if (!c)
+            return jl_printf("declared no name for column %u", i);
+        if (!*c)
+            return jl_printf("declared an empty name for column %u", i);
+        for (const char *q = c; *q; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_' ||
+                  *q == '.' || *q == '-')) {
+                char *e = jl_escape(c);
+                char *m = jl_printf("column %u is named '%s': names are made of A-Z a-z 0-9 _ . -", i, e);
+                free(e);
+                return m;
+            }
+        if (f->units && !f->units[i])
+            return jl_printf("declared units but none for column %u", i);
+    }
+    const char **v = jl_malloc(f->n_columns * sizeof *v);
+    memcpy(v, f->names, f->n_columns * sizeof *v);
+    qsort(v, f->n_columns, sizeof *v, cmp_name);
+    char *m = NULL;
+    for (uint32_t i = 1; i < f->n_columns && !m; i++)
+        if (!strcmp(v[i - 1], v[i]))
+            m = jl_printf("declared two columns named '%s'", v[i]);
+    free(v);
+    return m;
+}
+
 /* Instantiate every node of job j. Called without the lock. Returns 0, or
  * -1 with the job failed. */
 static int job_open(run *r, jl_job *j)
@@ -720,6 +873,11 @@ static int job_open(run *r, jl_job *j)
      * end, so that a file still being written fails instead of giving
      * results for part of it. */
     j->in_st_ok = stat(j->input, &j->in_st) == 0 && S_ISREG(j->in_st.st_mode);
+    j->t_start = jl_now();
+    if (jl_watching) {
+        __atomic_store(&jl_watching->slots[j->slot].started, &j->t_start, __ATOMIC_RELAXED);
+        slot_state(j, JL_SLOT_RUNNING);
+    }
     j->nodes = jl_calloc(g->n, sizeof *j->nodes);
     for (size_t i = 0; i < g->n; i++) {
         jl_nrt *n = &j->nodes[i];
@@ -787,7 +945,9 @@ static int job_open(run *r, jl_job *j)
         n->args.params = n->values;
         n->args.inputs = n->in_fmts;
         n->args.outputs = n->out_fmts;
+        call_enter(n, JL_CALL_OPEN);
         int rc = d->open(&n->args, &n->self);
+        call_leave(n);
         n->opened = 1;
         if (rc != JOULE_OK) {
             pthread_mutex_lock(&r->mu);
@@ -798,16 +958,23 @@ static int job_open(run *r, jl_job *j)
         for (uint32_t p = 0; p < d->n_outputs; p++) {
             joule_format *f = &n->out_fmts[p];
             const char *bad = NULL;
+            char *names_bad = NULL;
             if (f->kind != d->outputs[p].kinds)
                 bad = "declared a different kind than its port";
             else if (f->n_columns == 0 || f->n_columns > (1u << 20))
                 bad = "declared no columns (or more than 2^20)";
             else if (!f->names)
                 bad = "declared no column names";
+            else if ((names_bad = check_names(f)))
+                bad = names_bad;
             else if (f->kind != JOULE_EVENTS && !(f->rate > 0 && isfinite(f->rate)))
                 bad = "declared no rate";
+            uint64_t most = f->out_den ? ((uint64_t)f->out_num + f->out_den - 1) / f->out_den : 1;
+            if (!bad && most > (1u << 24))
+                bad = "declares a bound (out_num/out_den) of more than 2^24 rows per input row";
             if (bad) {
                 char *msg = jl_printf("output '%s' %s", d->outputs[p].name, bad);
+                free(names_bad);
                 pthread_mutex_lock(&r->mu);
                 job_fail(j, n, msg);
                 pthread_mutex_unlock(&r->mu);
@@ -846,6 +1013,7 @@ static void job_close(run *r, jl_job *j)
 {
     if (!j->failed && is_interrupted()) {
         j->failed = 1;
+        j->cancelled = 1;
         j->error = jl_printf("%s: interrupted", j->shown);
     }
     if (!j->failed && j->in_st_ok) {
@@ -871,7 +1039,13 @@ static void job_close(run *r, jl_job *j)
     if (!j->failed) {
         for (size_t i = 0; i < j->n; i++) {
             jl_nrt *n = &j->nodes[i];
-            if (n->d->commit && n->d->commit(n->self) != JOULE_OK) {
+            int rc = JOULE_OK;
+            if (n->d->commit) {
+                call_enter(n, JL_CALL_COMMIT);
+                rc = n->d->commit(n->self);
+                call_leave(n);
+            }
+            if (rc != JOULE_OK) {
                 pthread_mutex_lock(&r->mu);
                 job_fail(j, n, n->error ? n->error : "could not commit its output");
                 pthread_mutex_unlock(&r->mu);
@@ -881,8 +1055,11 @@ static void job_close(run *r, jl_job *j)
     }
     for (size_t i = 0; i < j->n; i++) {
         jl_nrt *n = &j->nodes[i];
-        if (n->opened)
+        if (n->opened) {
+            call_enter(n, JL_CALL_CLOSE);
             n->d->close(n->self);
+            call_leave(n);
+        }
         for (uint32_t k = 0; k < n->d->n_inputs; k++)
             jl_queue_clear(&n->in[k].q, r->pool);
         for (uint32_t p = 0; p < n->d->n_outputs; p++) {
@@ -922,6 +1099,7 @@ static void job_close(run *r, jl_job *j)
         jl_pool_unreserve(r->pool, j->quota);
     if (j->failed)
         report_error(r, j->error);
+    slot_state(j, !j->failed ? JL_SLOT_OK : j->cancelled ? JL_SLOT_CANCELLED : JL_SLOT_FAILED);
 }
 
 /* Start a job whose quota the pool can cover (lock held). */
@@ -989,6 +1167,7 @@ static void work(run *r, joule_report *rep)
             for (size_t i = 0; i < r->n_jobs; i++) {
                 jl_job *j = &r->jobs[i];
                 if (j->state == J_RUNNING || j->state == J_WAITING) {
+                    j->cancelled |= !j->failed;
                     job_fail(j, NULL, "interrupted");
                     if (j->state == J_WAITING) {
                         /* unlink from the waiting list */
@@ -1074,8 +1253,10 @@ static void work(run *r, joule_report *rep)
             pthread_mutex_unlock(&r->mu);
             int rc = job_open(r, j);
             pthread_mutex_lock(&r->mu);
-            if (r->stopping)
+            if (r->stopping) {
+                j->cancelled |= !j->failed;
                 job_fail(j, NULL, "interrupted");
+            }
             if (rc || j->failed) {
                 j->state = J_FINALIZE;
                 j->next = r->finalize;
@@ -1166,33 +1347,34 @@ static int mkdirs(const char *dir)
     return rc;
 }
 
+/* A message before any job runs: through the caller's on_error, else on
+ * stderr. */
+static void say(const joule_run_options *opt, const char *msg)
+{
+    if (opt && opt->on_error) {
+        opt->on_error(opt->user, msg);
+    } else {
+        fprintf(stderr, "joule: %s\n", msg);
+    }
+}
+
+/* An option appended after 0.1: read only when the caller's struct has it. */
+#define OPT(o, field, def) \
+    ((o) && (o)->struct_size >= offsetof(joule_run_options, field) + sizeof(o)->field ? (o)->field : (def))
+
 int joule_run(const joule_graph *g, const char *const *files, size_t n_files, const joule_run_options *opt,
               joule_report **report)
 {
     double t_start = jl_now();
     if (report)
         *report = NULL;
-    run r;
-    memset(&r, 0, sizeof r);
-    r.g = g;
-    r.opt = opt;
-    r.out_dir = opt && opt->out_dir ? opt->out_dir : ".";
-    r.chunk_rows = opt && opt->chunk_rows ? opt->chunk_rows : g->chunk_rows;
-    size_t memory = opt && opt->memory ? opt->memory : g->memory;
-    int threads = opt && opt->threads ? opt->threads : g->threads;
-    if (threads <= 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = nc > 0 ? (int)nc : 1;
-    }
-    pthread_mutex_init(&r.err_mu, NULL);
+    const char *out_dir = opt && opt->out_dir ? opt->out_dir : ".";
     char *msg = NULL;
     char **dirs = NULL;
-    int has_extra = opt && opt->struct_size > offsetof(joule_run_options, n_extra_outputs);
-    if (jl_outputs_check(g, files, n_files, r.out_dir, has_extra ? opt->extra_outputs : NULL,
-                         has_extra ? opt->n_extra_outputs : 0, &msg, &dirs)) {
-        report_error(&r, msg);
+    if (jl_outputs_check(g, files, n_files, out_dir, OPT(opt, extra_outputs, NULL), OPT(opt, n_extra_outputs, 0),
+                         &msg, &dirs)) {
+        say(opt, msg);
         free(msg);
-        pthread_mutex_destroy(&r.err_mu);
         return JOULE_E_USAGE;
     }
     /* Temporaries of earlier runs that were killed (SIGKILL, a power cut)
@@ -1207,14 +1389,78 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
             free(e);
         }
     }
-    jl_strv_free(dirs);
-    if (mkdirs(r.out_dir)) {
-        msg = jl_printf("%s: cannot create the output folder: %s", r.out_dir, strerror(errno));
-        report_error(&r, msg);
+    if (mkdirs(out_dir)) {
+        char *e = jl_escape(out_dir);
+        msg = jl_printf("%s: cannot create the output folder: %s", e, strerror(errno));
+        say(opt, msg);
         free(msg);
-        pthread_mutex_destroy(&r.err_mu);
+        free(e);
+        jl_strv_free(dirs);
         return JOULE_E_IO;
     }
+    __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
+    int rc = OPT(opt, isolate, 0) ? jl_supervise(g, files, n_files, opt, report, (const char *const *)dirs, t_start)
+                                  : jl_run_jobs(g, files, NULL, n_files, opt, report, t_start);
+    jl_strv_free(dirs);
+    return rc;
+}
+
+/* How many jobs may be open at once without running out of descriptors:
+ * each holds about one per source and sink (plus a spare), and those in
+ * use already are not free. Inputs then wait their turn instead of failing
+ * with "Too many open files". */
+static size_t fd_room(const joule_graph *g)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return (size_t)-1;
+    if (rl.rlim_cur < rl.rlim_max) { /* the soft limit may be raised freely */
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+        if (want > rl.rlim_cur) {
+            struct rlimit nl = {want, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+                rl.rlim_cur = want;
+        }
+    }
+    size_t in_use = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            in_use++;
+        closedir(d);
+    }
+    size_t per_job = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        uint32_t role = g->nodes[i].plugin->desc->role;
+        per_job += role == JOULE_ROLE_SOURCE || role == JOULE_ROLE_SINK;
+    }
+    size_t spare = 4; /* the progress line, a report, FFTW wisdom ... */
+    size_t free_fds = rl.rlim_cur > in_use + spare ? (size_t)rl.rlim_cur - in_use - spare : 0;
+    return free_fds / per_job > 0 ? free_fds / per_job : 1;
+}
+
+/* Run the jobs of `files` in this process (see the top of this file).
+ * `slots[i]` is file i's index in the whole run, for a supervisor's
+ * bookkeeping (NULL: the identity). */
+int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *slots, size_t n_files,
+                const joule_run_options *opt, joule_report **report, double t_start)
+{
+    if (report)
+        *report = NULL;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.g = g;
+    r.opt = opt;
+    r.out_dir = opt && opt->out_dir ? opt->out_dir : ".";
+    r.chunk_rows = opt && opt->chunk_rows ? opt->chunk_rows : g->chunk_rows;
+    r.timeout = OPT(opt, timeout, 0.0) > 0 ? OPT(opt, timeout, 0.0) : g->timeout;
+    size_t memory = opt && opt->memory ? opt->memory : g->memory;
+    int threads = opt && opt->threads ? opt->threads : g->threads;
+    if (threads <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = nc > 0 ? (int)nc : 1;
+    }
+    pthread_mutex_init(&r.err_mu, NULL);
     __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
@@ -1224,6 +1470,7 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     for (size_t i = 0; i < n_files; i++) {
         r.jobs[i].run = &r;
         r.jobs[i].index = i;
+        r.jobs[i].slot = slots ? slots[i] : i;
         r.jobs[i].input = files[i];
         r.jobs[i].shown = jl_escape(files[i]);
         r.jobs[i].verbose = opt && opt->verbose;
@@ -1234,6 +1481,9 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     /* As many jobs open as threads, plus one being opened while they run:
      * enough to keep every thread busy when each job is a short pipeline. */
     r.max_active = (size_t)threads + 1;
+    size_t fds = fd_room(g);
+    if (fds < r.max_active)
+        r.max_active = fds;
 
     joule_report *rep = jl_calloc(1, sizeof *rep);
     rep->n_nodes = g->n;
@@ -1248,9 +1498,20 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     pthread_t *tids = jl_calloc((size_t)threads, sizeof *tids);
     worker_arg wa = {&r, rep};
     int started = 0;
-    for (int i = 1; i < threads; i++)
-        if (pthread_create(&tids[started], NULL, worker_main, &wa) == 0)
+    int terr = 0;
+    for (int i = 1; i < threads; i++) {
+        int e = pthread_create(&tids[started], NULL, worker_main, &wa);
+        if (e == 0)
             started++;
+        else
+            terr = e;
+    }
+    if (started + 1 < threads) {
+        char *m = jl_printf("joule: warning: could start only %d of %d threads (%s): going on with fewer",
+                            started + 1, threads, strerror(terr));
+        jl_progress_message(r.progress, m);
+        free(m);
+    }
     work(&r, rep);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
