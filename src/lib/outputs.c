@@ -406,14 +406,11 @@ static void add_ent(ent **v, size_t *n, size_t *cap, ent e)
     (*v)[(*n)++] = e;
 }
 
+/* The folders a run writes to, whether they exist yet or not: swept of dead
+ * processes' temporaries before the run, and after a worker dies. */
 static void add_dir(char ***dirs, size_t *n, const char *path)
 {
     char *d = dir_of(path);
-    struct stat st;
-    if (stat(d, &st) || !S_ISDIR(st.st_mode)) {
-        free(d);
-        return;
-    }
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*dirs)[i], d)) {
             free(d);

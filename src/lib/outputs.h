@@ -37,8 +37,8 @@ typedef struct jl_outfile {
 /* Check every output of a run of `g` over `files` (see the rules above).
  * `extra` are other files the caller will write (a report). Returns 0, or
  * -1 with a malloc'd one-line message (naming both files and a hint) in
- * *msg. On success *dirs receives the distinct existing folders outputs go
- * to (NULL-terminated, free with jl_strv_free). */
+ * *msg. On success *dirs receives the distinct folders outputs go to,
+ * existing or not (NULL-terminated, free with jl_strv_free). */
 int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
                      const char *const *extra, size_t n_extra, char **msg, char ***dirs);
 
