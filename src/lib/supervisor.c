@@ -299,8 +299,10 @@ static void drain(sup *s, int fd, char **buf, size_t *len)
             emit(s, *buf + start);
             start = i + 1;
         }
-    memmove(*buf, *buf + start, *len - start);
-    *len -= start;
+    if (start) {
+        memmove(*buf, *buf + start, *len - start);
+        *len -= start;
+    }
 }
 
 /* After a worker ended without finishing: account for the inputs it had

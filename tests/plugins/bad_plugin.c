@@ -53,7 +53,7 @@ static void misbehave(bad *b, int where)
     }
 }
 
-static int bad_open_common(const joule_open_args *a, void **self, bad **out)
+static int bad_open_common(const joule_open_args *a, void **self, bad **out, int is_source)
 {
     bad *b = calloc(1, sizeof *b);
     *self = b;
@@ -62,7 +62,7 @@ static int bad_open_common(const joule_open_args *a, void **self, bad **out)
     b->fault = (int)a->params[0].e;
     b->where = (int)a->params[1].e;
     b->active = !*a->params[2].s || strstr(a->input_path, a->params[2].s) != NULL;
-    b->rows = a->params[3].i;
+    b->rows = is_source ? a->params[3].i : 0;
     if (b->active && b->fault == F_OOM) {
         /* a library that aborts when an allocation fails */
         void *p = malloc((size_t)1 << 40);
@@ -108,7 +108,13 @@ static int bad_open_common(const joule_open_args *a, void **self, bad **out)
 static int bad_open(const joule_open_args *a, void **self)
 {
     bad *b;
-    return bad_open_common(a, self, &b);
+    return bad_open_common(a, self, &b, 0);
+}
+
+static int src_open(const joule_open_args *a, void **self)
+{
+    bad *b;
+    return bad_open_common(a, self, &b, 1);
 }
 
 static int bad_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
@@ -193,7 +199,7 @@ static const joule_descriptor descs[] = {
         .params = params,
         .n_outputs = 1,
         .outputs = out_ports,
-        .open = bad_open,
+        .open = src_open,
         .process = src_process,
         .finish = bad_finish,
         .close = bad_close,
