@@ -6,6 +6,12 @@
  * graph.ini:12:), notices section headers (inih says nothing of an empty
  * section), and refuses over-long lines instead of letting them be cut.
  *
+ * Before any line is parsed, the file is checked for being one: a
+ * directory, a device, or a first block that is not text (an audio file
+ * given in the graph's place) gets one line saying what it is, not one
+ * error per line of garbage. Lines are never held beyond inih's length,
+ * and past the first MAX_ERRORS errors only a count is kept.
+ *
  * Loading is two passes: collect every section and key with its line, then
  * validate everything and report every problem found, so that a user fixes
  * a graph in one go. Nothing runs until the whole graph is valid. */
@@ -19,10 +25,13 @@
 #include <ini.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct kv {
@@ -38,15 +47,55 @@ typedef struct section {
     size_t n, cap;
 } section;
 
+/* Errors shown: past these, only a count. A file that is not a graph at
+ * all would otherwise print one error per line, which buries the first. */
+#define MAX_ERRORS 20
+/* The first block, looked at before any line is parsed to tell text from
+ * binary data; and the read buffer, from which lines are taken without
+ * ever holding more than inih's line length of one line. */
+#define PROBE_SIZE 4096
+#define READ_SIZE 65536
+#define USAGE_HINT "usage is joule run GRAPH FILE..."
+/* Sections and keys kept, at most: a graph is written by hand (or a
+ * script) and has tens of them. Past this the file is something else (a
+ * log whose lines all begin with "[time]" would otherwise make a section
+ * per line, each looked up among all the others). */
+#define MAX_ENTRIES 10000
+#define NO_GRAPH_TEXT "text with no [section] and no 'key = value' line"
+
 typedef struct loader {
     const char *path;
-    FILE *f;
+    char *epath;       /* path fit for messages (control characters escaped) */
+    int fd;
+    unsigned char *buf;
+    size_t pos, len;
+    int eof;
+    int read_errno;    /* a read failed: stop, and say so */
     int line;
-    int in_section;    /* a section header has been seen */
+    int in_section;    /* a section header has been seen (-1: a bad one) */
+    int seen_header;   /* a line starting with '[' */
+    int seen_equals;   /* a line with '=' */
+    char *not_graph;   /* stopped reading: why this is not a graph file */
+    size_t entries;    /* sections and keys kept */
     section *secs;
     size_t n, cap;
-    jl_msgs errs;
+    jl_msgs errs;      /* the first MAX_ERRORS errors */
+    size_t n_errs;     /* all errors, shown or not */
 } loader;
+
+static void gerr(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gerr(loader *L, const char *fmt, ...)
+{
+    L->n_errs++;
+    if (L->errs.n >= MAX_ERRORS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = jl_vprintf(fmt, ap);
+    va_end(ap);
+    jl_msgs_add(&L->errs, "%s", s);
+    free(s);
+}
 
 static section *find_section(loader *L, const char *name)
 {
@@ -85,65 +134,228 @@ static int valid_node_name(const char *s)
     return 1;
 }
 
-/* inih's reader: fgets-like, one line at a time. */
+/* Reads more of the file into L->buf (after what is left unread). Returns
+ * the bytes added, 0 at the end or after a read error (kept in
+ * L->read_errno). */
+static size_t fill(loader *L)
+{
+    if (L->eof)
+        return 0;
+    if (L->pos > 0) {
+        memmove(L->buf, L->buf + L->pos, L->len - L->pos);
+        L->len -= L->pos;
+        L->pos = 0;
+    }
+    for (;;) {
+        ssize_t got = read(L->fd, L->buf + L->len, READ_SIZE - L->len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got < 0)
+                L->read_errno = errno;
+            L->eof = 1;
+            return 0;
+        }
+        L->len += (size_t)got;
+        return (size_t)got;
+    }
+}
+
+/* Bytes that text does not hold: control characters other than tab, line
+ * and page ends, and bytes that are not UTF-8. A sequence cut by the end of
+ * the block is not judged. */
+static size_t non_text_bytes(const unsigned char *s, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') || c == 0x7f)
+                bad++;
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!len) {
+            bad++;
+            i++;
+            continue;
+        }
+        if (i + len > n)
+            break;
+        size_t k = 1;
+        while (k < len && (s[i + k] & 0xc0) == 0x80)
+            k++;
+        if (k < len) {
+            bad++;
+            i++;
+            continue;
+        }
+        i += len;
+    }
+    return bad;
+}
+
+/* Formats people put where the graph belongs, by their first bytes. */
+static const char *known_format(const unsigned char *s, size_t n)
+{
+    if (n >= 12 && (!memcmp(s, "RIFF", 4) || !memcmp(s, "RIFX", 4) || !memcmp(s, "RF64", 4)) &&
+        !memcmp(s + 8, "WAVE", 4))
+        return "a WAV file";
+    if (n >= 12 && !memcmp(s, "FORM", 4) && (!memcmp(s + 8, "AIFF", 4) || !memcmp(s + 8, "AIFC", 4)))
+        return "an AIFF file";
+    if (n >= 4 && !memcmp(s, "fLaC", 4))
+        return "a FLAC file";
+    if (n >= 4 && !memcmp(s, "OggS", 4))
+        return "an Ogg file";
+    if (n >= 4 && !memcmp(s, "caff", 4))
+        return "a CAF file";
+    if (n >= 4 && !memcmp(s, ".snd", 4))
+        return "an AU file";
+    if (n >= 3 && !memcmp(s, "ID3", 3))
+        return "an MP3 file";
+    if (n >= 2 && s[0] == 0xff && (s[1] & 0xe0) == 0xe0)
+        return "MPEG audio";
+    if (n >= 4 && !memcmp(s, "\x7f" "ELF", 4))
+        return "a program";
+    if (n >= 4 && !memcmp(s, "PK\x03\x04", 4))
+        return "a zip archive";
+    if (n >= 2 && s[0] == 0x1f && s[1] == 0x8b)
+        return "gzip data";
+    return NULL;
+}
+
+/* Whether the first block is text or something else given by mistake
+ * (`joule run take.wav graph.ini`): returns NULL for text, else what it
+ * is, for "not a graph file (...)". A few stray NUL or control bytes in a
+ * graph are reported on their lines instead, and so is damage after a
+ * first line that reads as a graph's (a file whose end was filled with NUL
+ * bytes by a crash). */
+static const char *sniff(const unsigned char *s, size_t n)
+{
+    if (n >= 2 && ((s[0] == 0xff && s[1] == 0xfe) || (s[0] == 0xfe && s[1] == 0xff)))
+        return "UTF-16 text: save it as UTF-8";
+    size_t bad = non_text_bytes(s, n);
+    const char *fmt = known_format(s, n);
+    if (fmt && bad)
+        return fmt;
+    if (bad * 10 <= n)
+        return NULL;
+    const unsigned char *nl = memchr(s, '\n', n);
+    size_t first = nl ? (size_t)(nl - s) : n;
+    if (first && !non_text_bytes(s, first)) {
+        size_t i = 0;
+        while (i < first && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (i == first || s[i] == '[' || s[i] == ';' || s[i] == '#' || memchr(s, '=', first))
+            return NULL;
+    }
+    return "binary data";
+}
+
+/* inih's reader: one line per call, as fgets would give, but never more
+ * than `num` - 1 characters of it kept: a longer line is an error and the
+ * rest of it is skipped unread into memory (a 1 GB line costs a pass over
+ * it, not 1 GB). A line with a NUL byte or a control character is an error
+ * too; such lines reach inih empty. */
 static char *reader(char *str, int num, void *stream)
 {
     loader *L = stream;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len = getline(&line, &cap, L->f);
-    if (len < 0) {
-        free(line);
+    if (L->not_graph)
+        return NULL;
+    if (L->entries > MAX_ENTRIES) {
+        L->not_graph = jl_printf("more than %d sections and keys by line %d", MAX_ENTRIES, L->line);
         return NULL;
     }
+    size_t keep = (size_t)num - 1, len = 0, trail_cr = 0;
+    int ended = 0;
+    while (!ended) {
+        if (L->pos == L->len && !fill(L))
+            break;
+        unsigned char c = L->buf[L->pos++];
+        if (c == '\n') {
+            ended = 1;
+            break;
+        }
+        if (len < keep)
+            str[len] = (char)c;
+        len++;
+        trail_cr = c == '\r' ? trail_cr + 1 : 0;
+    }
+    if (!ended && !len)
+        return NULL;
     L->line++;
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = '\0';
-    if (L->line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
-        memmove(line, line + 3, (size_t)(len -= 3) + 1);
-    if (len + 1 > num) {
-        jl_msgs_add(&L->errs, "%s:%d: line is longer than %d characters", L->path, L->line, num - 1);
+    len -= trail_cr; /* a CRLF file's line ends */
+    int bad = 0;
+    if (len > keep) {
+        gerr(L, "%s:%d: line is longer than %d characters", L->epath, L->line, num - 1);
+        bad = 1;
+        len = keep;
+    } else {
+        for (size_t i = 0; i < len && !bad; i++) {
+            unsigned char c = (unsigned char)str[i];
+            if (!c) {
+                gerr(L, "%s:%d: line contains a NUL byte (a graph file is text)", L->epath, L->line);
+                bad = 1;
+            } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                gerr(L, "%s:%d: line contains the control character \\x%02x", L->epath, L->line, c);
+                bad = 1;
+            }
+        }
+    }
+    str[len] = '\0';
+    const char *p = str;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (bad) {
+        /* what follows a broken header must not land in the section before */
+        if (*p == '[')
+            L->in_section = -1;
         str[0] = '\0';
-        free(line);
-        return str;
+        goto done;
     }
     /* Look at the line as inih will, to keep what inih does not tell. */
-    const char *p = line;
-    while (isspace((unsigned char)*p))
-        p++;
     if (*p == '[') {
+        L->seen_header = 1;
         const char *e = strchr(p, ']');
         if (!e) {
-            jl_msgs_add(&L->errs, "%s:%d: section header without ']'", L->path, L->line);
-            line[0] = '\0';
+            gerr(L, "%s:%d: section header without ']'", L->epath, L->line);
+            str[0] = '\0';
+            L->in_section = -1;
         } else {
             char *raw = jl_strndup(p + 1, (size_t)(e - p - 1));
             char *name = jl_strtrim(raw);
             free(raw);
             if (find_section(L, name)) {
-                jl_msgs_add(&L->errs, "%s:%d: section [%s] appears twice (first at %s)", L->path, L->line,
-                            name, find_section(L, name)->where);
+                gerr(L, "%s:%d: section [%s] appears twice (first at %s)", L->epath, L->line, name,
+                     find_section(L, name)->where);
                 free(name);
-                line[0] = '\0'; /* keep its keys out of the first one */
+                str[0] = '\0'; /* keep its keys out of the first one */
                 L->in_section = -1;
             } else {
                 if (L->n == L->cap)
                     L->secs = jl_realloc(L->secs, (L->cap = L->cap ? L->cap * 2 : 8) * sizeof *L->secs);
                 section *s = &L->secs[L->n++];
                 memset(s, 0, sizeof *s);
+                L->entries++;
                 s->name = name;
-                s->where = jl_printf("%s:%d", L->path, L->line);
+                s->where = jl_printf("%s:%d", L->epath, L->line);
                 L->in_section = 1;
             }
         }
     } else if (*p && *p != ';' && *p != '#') {
-        if (!strchr(p, '=') && !strchr(p, ':') && p == line)
-            jl_msgs_add(&L->errs, "%s:%d: expected 'key = value', found '%s'", L->path, L->line, p);
+        if (strchr(p, '='))
+            L->seen_equals = 1;
+        if (!strchr(p, '=') && !strchr(p, ':') && p == str)
+            gerr(L, "%s:%d: expected 'key = value', found '%s'", L->epath, L->line, p);
         else if (L->in_section < 0)
-            line[0] = '\0';
+            str[0] = '\0';
     }
-    memcpy(str, line, strlen(line) + 1);
-    free(line);
+done:
+    /* Many errors and not one line of a graph: some other text file (a
+     * CSV log given in the graph's place). Reading on would only count. */
+    if (L->n_errs >= MAX_ERRORS && !L->seen_header && !L->seen_equals)
+        L->not_graph = jl_strdup(NO_GRAPH_TEXT);
     return str;
 }
 
@@ -151,7 +363,7 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 {
     loader *L = user;
     if (!*sec) {
-        jl_msgs_add(&L->errs, "%s:%d: '%s' is outside any [section]", L->path, L->line, key);
+        gerr(L, "%s:%d: '%s' is outside any [section]", L->epath, L->line, key);
         return 1;
     }
     section *s = find_section(L, sec);
@@ -159,10 +371,11 @@ static int handler(void *user, const char *sec, const char *key, const char *val
         return 1; /* a repeated section, already reported */
     kv *prev = find_kv(s, key);
     if (prev) {
-        jl_msgs_add(&L->errs, "%s:%d: [%s] sets '%s' twice (first at %s)", L->path, L->line, sec, key, prev->where);
+        gerr(L, "%s:%d: [%s] sets '%s' twice (first at %s)", L->epath, L->line, sec, key, prev->where);
         return 1;
     }
-    add_kv(s, key, value, jl_printf("%s:%d", L->path, L->line));
+    add_kv(s, key, value, jl_printf("%s:%d", L->epath, L->line));
+    L->entries++;
     return 1;
 }
 
@@ -198,10 +411,19 @@ static const char *kind_name(uint32_t mask)
 /* --set node.key=value: parsed into the graph as if written in the file. */
 static void apply_set(loader *L, const char *set)
 {
+    /* Keys and values are echoed in messages: from the file they cannot
+     * hold control characters (such lines are refused), nor from here. */
+    for (const unsigned char *c = (const unsigned char *)set; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            char *e = jl_escape(set);
+            gerr(L, "--set %s: contains the control character \\x%02x", e, *c);
+            free(e);
+            return;
+        }
     const char *dot = strchr(set, '.');
     const char *eq = strchr(set, '=');
     if (!dot || !eq || dot > eq || dot == set || eq == dot + 1) {
-        jl_msgs_add(&L->errs, "--set %s: expected NODE.KEY=VALUE", set);
+        gerr(L, "--set %s: expected NODE.KEY=VALUE", set);
         return;
     }
     char *node = jl_strndup(set, (size_t)(dot - set));
@@ -225,9 +447,9 @@ static void apply_set(loader *L, const char *set)
             names[i] = L->secs[i].name;
         const char *sug = jl_suggest(node, names, L->n);
         if (sug)
-            jl_msgs_add(&L->errs, "--set %s: no node or section '%s'; did you mean '%s'?", set, node, sug);
+            gerr(L, "--set %s: no node or section '%s'; did you mean '%s'?", set, node, sug);
         else
-            jl_msgs_add(&L->errs, "--set %s: no node or section '%s'", set, node);
+            gerr(L, "--set %s: no node or section '%s'", set, node);
         free(names);
     } else {
         kv *k = find_kv(s, key);
@@ -246,45 +468,68 @@ static void apply_set(loader *L, const char *set)
     free(value);
 }
 
+/* A setting's value checked as a parameter would be, so that settings and
+ * parameters speak alike of overflow and range. */
+static int setting(loader *L, const char *sec, kv *k, const joule_param *p, joule_value *v)
+{
+    char *why;
+    if (!jl_param_parse(p, k->value, v, &why))
+        return 0;
+    gerr(L, "%s: [%s] %s %s", k->where, sec, k->key, why);
+    free(why);
+    return -1;
+}
+
 static void check_settings(loader *L, joule_graph *g)
 {
     section *s = find_section(L, "graph");
-    static const char *const gkeys[] = {"chunk", "threads", "memory"};
+    static const char *const gkeys[] = {"chunk", "threads", "memory", "timeout"};
     static const char *const ckeys[] = {"ttl", "memory", "dir", "enabled"};
+    static const joule_param chunk = {"chunk", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "4096",
+                                      1, 1 << 24, NULL, "rows", ""};
+    static const joule_param threads = {"threads", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX,
+                                        "auto", 1, 1024, NULL, "", ""};
+    static const joule_param enabled = {"enabled", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", ""};
+    joule_value v;
+    char *why;
     if (s) {
         for (size_t i = 0; i < s->n; i++) {
             kv *k = &s->kv[i];
             if (!strcmp(k->key, "chunk")) {
-                char *end;
-                errno = 0;
-                long long v = strtoll(k->value, &end, 10);
-                if (!*k->value || *end || errno || v < 1 || v > (1 << 24))
-                    jl_msgs_add(&L->errs, "%s: [graph] chunk must be a whole number of rows from 1 to %d, not '%s'",
-                                k->where, 1 << 24, k->value);
-                else
-                    g->chunk_rows = (size_t)v;
+                if (!setting(L, "graph", k, &chunk, &v))
+                    g->chunk_rows = (size_t)v.i;
             } else if (!strcmp(k->key, "threads")) {
-                char *end;
-                long v = strtol(k->value, &end, 10);
                 if (!strcmp(k->value, "auto"))
                     g->threads = 0;
-                else if (!*k->value || *end || v < 1 || v > 1024)
-                    jl_msgs_add(&L->errs, "%s: [graph] threads must be 'auto' or from 1 to 1024, not '%s'",
-                                k->where, k->value);
-                else
-                    g->threads = (int)v;
+                else if (!setting(L, "graph", k, &threads, &v))
+                    g->threads = (int)v.i;
             } else if (!strcmp(k->key, "memory")) {
-                size_t v;
-                if (jl_parse_size(k->value, &v) || v < 65536)
-                    jl_msgs_add(&L->errs, "%s: [graph] memory must be a size of at least 64K (like 64M), not '%s'",
-                                k->where, k->value);
-                else
-                    g->memory = v;
+                size_t sz;
+                if (jl_parse_size(k->value, &sz, &why)) {
+                    gerr(L, "%s: [graph] memory %s", k->where, why);
+                    free(why);
+                } else if (sz < 65536) {
+                    gerr(L, "%s: [graph] memory = %s is below the minimum 64K", k->where, k->value);
+                } else {
+                    g->memory = sz;
+                }
+            } else if (!strcmp(k->key, "timeout")) {
+                /* per input; --timeout overrides it. "0" (or "none")
+                 * means no limit, as when the key is absent. */
+                double d;
+                if (!strcmp(k->value, "none")) {
+                    g->timeout = 0;
+                } else if (jl_parse_duration(k->value, &d, &why)) {
+                    gerr(L, "%s: [graph] timeout %s", k->where, why);
+                    free(why);
+                } else {
+                    g->timeout = d;
+                }
             } else {
-                const char *sug = jl_suggest(k->key, gkeys, 3);
-                jl_msgs_add(&L->errs, "%s: [graph] has no setting '%s'%s%s%s", k->where, k->key,
-                            sug ? "; did you mean '" : " (known: chunk, threads, memory)", sug ? sug : "",
-                            sug ? "'?" : "");
+                const char *sug = jl_suggest(k->key, gkeys, 4);
+                gerr(L, "%s: [graph] has no setting '%s'%s%s%s", k->where, k->key,
+                     sug ? "; did you mean '" : " (known: chunk, threads, memory, timeout)", sug ? sug : "",
+                     sug ? "'?" : "");
             }
         }
     }
@@ -295,27 +540,23 @@ static void check_settings(loader *L, joule_graph *g)
             size_t sz;
             double d;
             if (!strcmp(k->key, "ttl")) {
-                if (jl_parse_duration(k->value, &d))
-                    jl_msgs_add(&L->errs, "%s: [cache] ttl must be a duration (like 90s, 30m, 1h, 2d), not '%s'",
-                                k->where, k->value);
-            } else if (!strcmp(k->key, "memory")) {
-                if (jl_parse_size(k->value, &sz))
-                    jl_msgs_add(&L->errs, "%s: [cache] memory must be a size (like 256M), not '%s'", k->where,
-                                k->value);
-            } else if (!strcmp(k->key, "dir")) {
-            } else if (!strcmp(k->key, "enabled")) {
-                joule_param b = {"enabled", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", ""};
-                joule_value v;
-                char *why;
-                if (jl_param_parse(&b, k->value, &v, &why)) {
-                    jl_msgs_add(&L->errs, "%s: [cache] enabled %s", k->where, why);
+                if (jl_parse_duration(k->value, &d, &why)) {
+                    gerr(L, "%s: [cache] ttl %s", k->where, why);
                     free(why);
                 }
+            } else if (!strcmp(k->key, "memory")) {
+                if (jl_parse_size(k->value, &sz, &why)) {
+                    gerr(L, "%s: [cache] memory %s", k->where, why);
+                    free(why);
+                }
+            } else if (!strcmp(k->key, "dir")) {
+            } else if (!strcmp(k->key, "enabled")) {
+                setting(L, "cache", k, &enabled, &v);
             } else {
                 const char *sug = jl_suggest(k->key, ckeys, 4);
-                jl_msgs_add(&L->errs, "%s: [cache] has no setting '%s'%s%s%s", k->where, k->key,
-                            sug ? "; did you mean '" : " (known: ttl, memory, dir, enabled)", sug ? sug : "",
-                            sug ? "'?" : "");
+                gerr(L, "%s: [cache] has no setting '%s'%s%s%s", k->where, k->key,
+                     sug ? "; did you mean '" : " (known: ttl, memory, dir, enabled)", sug ? sug : "",
+                     sug ? "'?" : "");
             }
         }
     }
@@ -343,10 +584,10 @@ static void check_params(loader *L, section *s, jl_node *n)
         if (i == d->n_params) {
             const char *sug = jl_suggest(k->key, names, d->n_params);
             if (sug)
-                jl_msgs_add(&L->errs, "%s: node '%s': plugin '%s' has no parameter '%s'; did you mean '%s'?",
+                gerr(L, "%s: node '%s': plugin '%s' has no parameter '%s'; did you mean '%s'?",
                             k->where, n->name, d->name, k->key, sug);
             else
-                jl_msgs_add(&L->errs, "%s: node '%s': plugin '%s' has no parameter '%s' (see: joule inspect %s)",
+                gerr(L, "%s: node '%s': plugin '%s' has no parameter '%s' (see: joule inspect %s)",
                             k->where, n->name, d->name, k->key, d->name);
             ok = 0;
             continue;
@@ -355,13 +596,13 @@ static void check_params(loader *L, section *s, jl_node *n)
         char *why;
         n->texts[i] = jl_strdup(k->value);
         if (jl_param_parse(p, n->texts[i], &n->values[i], &why)) {
-            jl_msgs_add(&L->errs, "%s: node '%s': %s %s", k->where, n->name, p->name, why);
+            gerr(L, "%s: node '%s': %s %s", k->where, n->name, p->name, why);
             free(why);
             ok = 0;
             continue;
         }
         if ((p->flags & JOULE_PARAM_OUT_PATH) && jl_path_check(k->value, &why)) {
-            jl_msgs_add(&L->errs, "%s: node '%s': %s: %s", k->where, n->name, p->name, why);
+            gerr(L, "%s: node '%s': %s: %s", k->where, n->name, p->name, why);
             free(why);
             ok = 0;
         }
@@ -371,7 +612,7 @@ static void check_params(loader *L, section *s, jl_node *n)
         if (n->texts[i])
             continue;
         if (!p->def) {
-            jl_msgs_add(&L->errs, "%s: node '%s': plugin '%s' needs '%s = ...' (%s)", n->where, n->name, d->name,
+            gerr(L, "%s: node '%s': plugin '%s' needs '%s = ...' (%s)", n->where, n->name, d->name,
                         p->name, p->help ? p->help : jl_param_type_name(p->type));
             ok = 0;
             continue;
@@ -379,7 +620,7 @@ static void check_params(loader *L, section *s, jl_node *n)
         char *why;
         n->texts[i] = jl_strdup(p->def);
         if (jl_param_parse(p, n->texts[i], &n->values[i], &why)) {
-            jl_msgs_add(&L->errs, "%s: node '%s': the default of %s is invalid (a plugin bug): %s", n->where,
+            gerr(L, "%s: node '%s': the default of %s is invalid (a plugin bug): %s", n->where,
                         n->name, p->name, why);
             free(why);
             ok = 0;
@@ -390,7 +631,7 @@ static void check_params(loader *L, section *s, jl_node *n)
         char msg[512] = "";
         if (d->check(n->values, msg, sizeof msg)) {
             msg[sizeof msg - 1] = '\0';
-            jl_msgs_add(&L->errs, "%s: node '%s': %s", n->where, n->name, *msg ? msg : "invalid parameters");
+            gerr(L, "%s: node '%s': %s", n->where, n->name, *msg ? msg : "invalid parameters");
         }
     }
 }
@@ -405,7 +646,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
     kv *k = find_kv(s, "input");
     if (d->role == JOULE_ROLE_SOURCE) {
         if (k)
-            jl_msgs_add(&L->errs, "%s: node '%s': plugin '%s' is a source and takes no input", k->where, n->name,
+            gerr(L, "%s: node '%s': plugin '%s' is a source and takes no input", k->where, n->name,
                         d->name);
         return;
     }
@@ -413,7 +654,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
     size_t m = k ? jl_split_list(k->value, &items) : 0;
     const char *where = k ? k->where : n->where;
     if (m > d->n_inputs)
-        jl_msgs_add(&L->errs, "%s: node '%s': plugin '%s' takes %u input%s, %zu given", where, n->name, d->name,
+        gerr(L, "%s: node '%s': plugin '%s' takes %u input%s, %zu given", where, n->name, d->name,
                     d->n_inputs, d->n_inputs == 1 ? "" : "s", m);
     for (uint32_t i = 0; i < d->n_inputs && i < m; i++) {
         char *item = items[i];
@@ -430,10 +671,10 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
         if (src == g->n) {
             const char *sug = jl_suggest(item, node_names, g->n);
             if (sug)
-                jl_msgs_add(&L->errs, "%s: node '%s': input '%s' is not a node; did you mean '%s'?", where,
+                gerr(L, "%s: node '%s': input '%s' is not a node; did you mean '%s'?", where,
                             n->name, item, sug);
             else
-                jl_msgs_add(&L->errs, "%s: node '%s': input '%s' is not a node of this graph", where, n->name,
+                gerr(L, "%s: node '%s': input '%s' is not a node of this graph", where, n->name,
                             item);
             continue;
         }
@@ -442,7 +683,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
             continue; /* already reported */
         const joule_descriptor *sd = sn->plugin->desc;
         if (sd->n_outputs == 0) {
-            jl_msgs_add(&L->errs, "%s: node '%s': input '%s' is a %s and has no output", where, n->name, item,
+            gerr(L, "%s: node '%s': input '%s' is a %s and has no output", where, n->name, item,
                         sd->role == JOULE_ROLE_SINK ? "sink" : "node");
             continue;
         }
@@ -456,7 +697,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
                 for (uint32_t j = 0; j < sd->n_outputs; j++)
                     pn[j] = sd->outputs[j].name;
                 const char *sug = jl_suggest(port, pn, sd->n_outputs);
-                jl_msgs_add(&L->errs, "%s: node '%s': node '%s' (%s) has no output '%s'%s%s%s", where, n->name,
+                gerr(L, "%s: node '%s': node '%s' (%s) has no output '%s'%s%s%s", where, n->name,
                             item, sd->name, port, sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
                 free(pn);
                 continue;
@@ -464,7 +705,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
         }
         uint32_t produced = sd->outputs[op].kinds;
         if (!(produced & d->inputs[i].kinds)) {
-            jl_msgs_add(&L->errs, "%s: node '%s': input '%s' accepts %s, but '%s%s%s' produces %s", where,
+            gerr(L, "%s: node '%s': input '%s' accepts %s, but '%s%s%s' produces %s", where,
                         n->name, d->inputs[i].name, kind_name(d->inputs[i].kinds), item, port ? "." : "",
                         port ? port : "", kind_name(produced));
             continue;
@@ -474,7 +715,7 @@ static void check_inputs(loader *L, joule_graph *g, section *s, jl_node *n, cons
     }
     for (uint32_t i = (uint32_t)m; i < d->n_inputs; i++)
         if (!(d->inputs[i].flags & JOULE_PORT_OPTIONAL))
-            jl_msgs_add(&L->errs, "%s: node '%s': input '%s' (%s) is not connected: add 'input = NODE'%s", where,
+            gerr(L, "%s: node '%s': input '%s' (%s) is not connected: add 'input = NODE'%s", where,
                         n->name, d->inputs[i].name, kind_name(d->inputs[i].kinds),
                         d->n_inputs > 1 ? " with one node per input, in order" : "");
     jl_strv_free(items);
@@ -502,7 +743,7 @@ static int visit(loader *L, joule_graph *g, size_t v, int *state, size_t *stack,
                 free(path);
                 path = p2;
             }
-            jl_msgs_add(&L->errs, "%s: node '%s': the inputs form a cycle: %s", g->nodes[u].where, g->nodes[u].name,
+            gerr(L, "%s: node '%s': the inputs form a cycle: %s", g->nodes[u].where, g->nodes[u].name,
                         path);
             free(path);
             return -1;
@@ -515,11 +756,19 @@ static int visit(loader *L, joule_graph *g, size_t v, int *state, size_t *stack,
     return 0;
 }
 
-static char *join_msgs(const jl_msgs *m)
+/* The errors, one a line; past the first MAX_ERRORS, their count. */
+static char *join_msgs(const loader *L)
 {
+    const jl_msgs *m = &L->errs;
     size_t len = 1;
     for (size_t i = 0; i < m->n; i++)
         len += strlen(m->v[i]) + 1;
+    char *more = NULL;
+    if (L->n_errs > m->n) {
+        size_t k = L->n_errs - m->n;
+        more = jl_printf("%s: and %zu more error%s\n", L->epath, k, k == 1 ? "" : "s");
+        len += strlen(more);
+    }
     char *s = jl_malloc(len), *p = s;
     for (size_t i = 0; i < m->n; i++) {
         size_t l = strlen(m->v[i]);
@@ -528,7 +777,107 @@ static char *join_msgs(const jl_msgs *m)
         p += l + 1;
     }
     *p = '\0';
+    if (more)
+        strcpy(p, more);
+    free(more);
     return s;
+}
+
+/* Why the plugin `name` is not in the registry when an object that should
+ * have provided it failed to load: the object is NAME.so, or the reason
+ * names the plugin (a malformed descriptor). NULL if none did. */
+static const char *load_failure(const joule_registry *reg, const char *name, const char **path)
+{
+    size_t nl = strlen(name);
+    char *tag = jl_printf("plugin '%s'", name);
+    const char *found = NULL;
+    for (int pass = 0; pass < 2 && !found; pass++)
+        for (size_t i = 0; i < joule_registry_failure_count(reg) && !found; i++) {
+            const char *p = NULL;
+            const char *why = joule_registry_failure(reg, i, &p);
+            const char *base = p ? strrchr(p, '/') : NULL;
+            base = base ? base + 1 : p ? p : "";
+            if (pass == 0 ? !strncmp(base, name, nl) && !strcmp(base + nl, ".so")
+                          : !strncmp(why, tag, strlen(tag)) && (why[strlen(tag)] == ' ' || why[strlen(tag)] == ':')) {
+                found = why;
+                *path = p ? p : "";
+            }
+        }
+    free(tag);
+    return found;
+}
+
+/* What a file that is not a regular file or a pipe is, for a message. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* NULL if a graph may be read from a file of this type, else why not. */
+static char *refuse_type(const loader *L, mode_t m)
+{
+    if (S_ISDIR(m))
+        return jl_printf("%s: is a directory, not a graph file: %s\n", L->epath, USAGE_HINT);
+    if (!S_ISREG(m) && !S_ISFIFO(m))
+        return jl_printf("%s: not a graph file (%s): %s\n", L->epath, file_kind(m), USAGE_HINT);
+    return NULL;
+}
+
+/* Opens the graph and looks at its first block. Returns 0 with L->fd open
+ * and the block in L->buf, or an error code with the one-line message in
+ * *errors. Anything but a regular file or a pipe (a device like /dev/zero,
+ * which would never end; a directory) is refused before it is opened, and
+ * a file that is not text is refused before any of it is parsed: someone
+ * who swapped the arguments (`joule run take.wav graph.ini`) gets one line,
+ * not one error per line of audio. */
+static int open_graph(loader *L, char **errors)
+{
+    struct stat st;
+    if (stat(L->path, &st)) {
+        *errors = jl_printf("%s: cannot open the graph: %s\n", L->epath, strerror(errno));
+        return JOULE_E_IO;
+    }
+    if ((*errors = refuse_type(L, st.st_mode)))
+        return JOULE_E_GRAPH;
+    /* a FIFO waits here for its writer, as with any reader */
+    L->fd = open(L->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (L->fd < 0) {
+        *errors = jl_printf("%s: cannot open the graph: %s\n", L->epath, strerror(errno));
+        return JOULE_E_IO;
+    }
+    /* what was opened may not be what was looked at */
+    if (fstat(L->fd, &st) || (*errors = refuse_type(L, st.st_mode))) {
+        if (!*errors)
+            *errors = jl_printf("%s: cannot open the graph: %s\n", L->epath, strerror(errno));
+        close(L->fd);
+        return JOULE_E_GRAPH;
+    }
+    L->buf = jl_malloc(READ_SIZE);
+    while (L->len < PROBE_SIZE && fill(L))
+        ;
+    if (L->read_errno) {
+        *errors = jl_printf("%s: cannot read the graph: %s\n", L->epath, strerror(L->read_errno));
+        close(L->fd);
+        free(L->buf);
+        return JOULE_E_IO;
+    }
+    size_t n = L->len < PROBE_SIZE ? L->len : PROBE_SIZE;
+    const char *what = sniff(L->buf, n);
+    if (what) {
+        *errors = jl_printf("%s: not a graph file (%s): %s\n", L->epath, what, USAGE_HINT);
+        close(L->fd);
+        free(L->buf);
+        return JOULE_E_GRAPH;
+    }
+    if (n >= 3 && !memcmp(L->buf, "\xEF\xBB\xBF", 3))
+        L->pos = 3; /* a UTF-8 byte order mark, as some editors write */
+    return 0;
 }
 
 int joule_graph_load(const char *path, const joule_registry *reg, const char *const *sets, size_t n_sets,
@@ -539,10 +888,11 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
     loader L;
     memset(&L, 0, sizeof L);
     L.path = path;
-    L.f = fopen(path, "r");
-    if (!L.f) {
-        *errors = jl_printf("%s: cannot open the graph: %s\n", path, strerror(errno));
-        return JOULE_E_IO;
+    L.epath = jl_escape(path);
+    int rc = open_graph(&L, errors);
+    if (rc) {
+        free(L.epath);
+        return rc;
     }
 #if HAVE_DECL_INI_ALLOW_MULTILINE
     /* An indented line is a key like any other, not the continuation of the
@@ -550,17 +900,25 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
      * would be a baffling error. */
     ini_allow_multiline = 0;
 #endif
-    int rc = ini_parse_stream(reader, &L, handler, &L);
-    int read_err = ferror(L.f);
-    fclose(L.f);
-    if (read_err) {
-        *errors = jl_printf("%s: cannot read the graph: %s\n", path, strerror(EIO));
+    rc = ini_parse_stream(reader, &L, handler, &L);
+    close(L.fd);
+    free(L.buf);
+    if (!L.not_graph && !L.seen_header && !L.seen_equals && L.n_errs)
+        L.not_graph = jl_strdup(NO_GRAPH_TEXT);
+    if (L.read_errno || L.not_graph) {
+        if (L.read_errno)
+            *errors = jl_printf("%s: cannot read the graph: %s\n", L.epath, strerror(L.read_errno));
+        else
+            *errors = jl_printf("%s: not a graph file (%s): %s\n", L.epath, L.not_graph, USAGE_HINT);
+        rc = L.read_errno ? JOULE_E_IO : JOULE_E_GRAPH;
+        free(L.not_graph);
         free_sections(&L);
         jl_msgs_free(&L.errs);
-        return JOULE_E_IO;
+        free(L.epath);
+        return rc;
     }
-    if (rc > 0 && !L.errs.n)
-        jl_msgs_add(&L.errs, "%s:%d: cannot parse this line", path, rc);
+    if (rc > 0 && !L.n_errs)
+        gerr(&L, "%s:%d: cannot parse this line", L.epath, rc);
     for (size_t i = 0; i < n_sets; i++)
         apply_set(&L, sets[i]);
 
@@ -588,27 +946,46 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
         n->name = jl_strdup(s->name);
         n->where = jl_strdup(s->where);
         if (!valid_node_name(s->name))
-            jl_msgs_add(&L.errs, "%s: node name '%s' may hold only letters, digits, '_' and '-'", s->where, s->name);
+            gerr(&L, "%s: node name '%s' may hold only letters, digits, '_' and '-'", s->where, s->name);
         kv *k = find_kv(s, "plugin");
         if (!k) {
-            jl_msgs_add(&L.errs, "%s: node '%s' has no 'plugin = ...'", s->where, s->name);
+            gerr(&L, "%s: node '%s' has no 'plugin = ...'", s->where, s->name);
             continue;
         }
         n->plugin = joule_registry_find(reg, k->value);
+        const char *failed_path = NULL;
+        const char *load_why = n->plugin ? NULL : load_failure(reg, k->value, &failed_path);
+        if (load_why) {
+            /* "unknown plugin" would send the user looking for a typo */
+            char *ewhy = jl_escape(load_why), *efile = jl_escape(failed_path);
+            if (strstr(load_why, failed_path))
+                gerr(&L, "%s: node '%s': plugin '%s' failed to load: %s", k->where, s->name, k->value, ewhy);
+            else
+                gerr(&L, "%s: node '%s': plugin '%s' failed to load: %s (%s)", k->where, s->name, k->value, ewhy,
+                     efile);
+            free(ewhy);
+            free(efile);
+            continue;
+        }
         if (!n->plugin) {
             const char *sug = jl_suggest(k->value, plugin_names, n_plugins);
             if (sug)
-                jl_msgs_add(&L.errs, "%s: node '%s': unknown plugin '%s'; did you mean '%s'?", k->where, s->name,
-                            k->value, sug);
+                gerr(&L, "%s: node '%s': unknown plugin '%s'; did you mean '%s'?", k->where, s->name, k->value,
+                     sug);
+            else if (joule_registry_failure_count(reg))
+                /* it may be one of them, in a file of another name */
+                gerr(&L, "%s: node '%s': unknown plugin '%s' (joule plugins lists those found, and why %zu "
+                     "file%s failed to load)", k->where, s->name, k->value, joule_registry_failure_count(reg),
+                     joule_registry_failure_count(reg) == 1 ? "" : "s");
             else
-                jl_msgs_add(&L.errs, "%s: node '%s': unknown plugin '%s' (joule plugins lists those found)",
-                            k->where, s->name, k->value);
+                gerr(&L, "%s: node '%s': unknown plugin '%s' (joule plugins lists those found)", k->where, s->name,
+                     k->value);
             continue;
         }
         check_params(&L, s, n);
     }
     if (!g->n)
-        jl_msgs_add(&L.errs, "%s: the graph has no nodes: add a section per node, like [in] plugin = sndfile", path);
+        gerr(&L, "%s: the graph has no nodes: add a section per node, like [in] plugin = sndfile", L.epath);
     size_t gi = 0;
     for (size_t i = 0; i < L.n; i++) {
         section *s = &L.secs[i];
@@ -621,7 +998,7 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
 
     /* Cycles and order; sinks. */
     g->order = jl_malloc((g->n ? g->n : 1) * sizeof *g->order);
-    if (!L.errs.n) {
+    if (!L.n_errs) {
         int *state = jl_calloc(g->n, sizeof *state);
         size_t *stack = jl_malloc(g->n * sizeof *stack);
         size_t n_order = 0;
@@ -633,22 +1010,25 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
         size_t sinks = 0;
         for (size_t v = 0; v < g->n; v++)
             sinks += g->nodes[v].plugin->desc->role == JOULE_ROLE_SINK;
-        if (!L.errs.n && !sinks)
-            jl_msgs_add(&L.errs, "%s: the graph has no sink, so it would write nothing: add a node with plugin = csv",
-                        path);
+        if (!L.n_errs && !sinks)
+            gerr(&L, "%s: the graph has no sink, so it would write nothing: add a node with plugin = csv",
+                 L.epath);
         size_t sources = 0;
         for (size_t v = 0; v < g->n; v++)
             sources += g->nodes[v].plugin->desc->role == JOULE_ROLE_SOURCE;
-        if (!L.errs.n && !sources)
-            jl_msgs_add(&L.errs, "%s: the graph has no source to read input files: add a node with plugin = sndfile",
-                        path);
+        if (!L.n_errs && !sources)
+            gerr(&L, "%s: the graph has no source to read input files: add a node with plugin = sndfile",
+                 L.epath);
     }
     free(node_names);
     free(plugin_names);
     free_sections(&L);
-    if (L.errs.n) {
-        *errors = join_msgs(&L.errs);
-        jl_msgs_free(&L.errs);
+    int failed = L.n_errs > 0;
+    if (failed)
+        *errors = join_msgs(&L);
+    jl_msgs_free(&L.errs);
+    free(L.epath);
+    if (failed) {
         joule_graph_free(g);
         return JOULE_E_GRAPH;
     }

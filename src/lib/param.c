@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +25,74 @@ const char *jl_param_type_name(uint32_t type)
     }
 }
 
-static char *range_text(const joule_param *d)
+/* "16777216 rows": a bound with the parameter's unit. */
+static char *bound_text(double b, const char *unit)
 {
-    const char *u = d->unit && *d->unit ? d->unit : "";
-    const char *sp = *u ? " " : "";
-    int has_min = d->flags & JOULE_PARAM_HAS_MIN, has_max = d->flags & JOULE_PARAM_HAS_MAX;
-    if (has_min && has_max)
-        return jl_printf("between %.15g and %.15g%s%s", d->min, d->max, sp, u);
-    if (has_min)
-        return jl_printf("at least %.15g%s%s", d->min, sp, u);
-    return jl_printf("at most %.15g%s%s", d->max, sp, u);
+    return jl_printf("%.15g%s%s", b, unit && *unit ? " " : "", unit && *unit ? unit : "");
 }
 
-static int check_range(const joule_param *d, double x, char **why)
+/* "= 3000000000000000000000 is above the maximum 16777216 rows": the
+ * caller puts the parameter's name in front. The text is the user's, as
+ * written, so a value too large for any type still reads as what it is. */
+static char *beyond(const char *text, int above, double bound, const char *unit)
 {
-    if (((d->flags & JOULE_PARAM_HAS_MIN) && x < d->min) ||
-        ((d->flags & JOULE_PARAM_HAS_MAX) && x > d->max)) {
-        char *r = range_text(d);
-        *why = jl_printf("must be %s", r);
-        free(r);
+    char *b = bound_text(bound, unit);
+    char *t = jl_escape(text);
+    char *why = jl_printf("= %s is %s the %s %s", t, above ? "above" : "below", above ? "maximum" : "minimum", b);
+    free(t);
+    free(b);
+    return why;
+}
+
+/* 0 if x is within the declared range, else -1 and *why. x may be an
+ * infinity standing for a text no type holds (1e999). */
+static int check_range(const joule_param *d, const char *text, double x, char **why)
+{
+    if ((d->flags & JOULE_PARAM_HAS_MAX) && x > d->max) {
+        *why = beyond(text, 1, d->max, d->unit);
+        return -1;
+    }
+    if ((d->flags & JOULE_PARAM_HAS_MIN) && x < d->min) {
+        *why = beyond(text, 0, d->min, d->unit);
         return -1;
     }
     return 0;
+}
+
+/* "must be an integer, not '12x'", with the text made safe to print. */
+static char *must(const char *what, const char *text)
+{
+    char *t = jl_escape(text);
+    char *why = jl_printf("must be %s, not '%s'", what, t);
+    free(t);
+    return why;
+}
+
+/* An integer parameter whose text is not a 64-bit integer: say what is
+ * wrong with the number it is (beyond the range, not whole, written in
+ * another notation), not only that it is not an integer. */
+static int int_why(const joule_param *d, const char *text, char **why)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(text, &end);
+    if (end == text || *end || isnan(x)) {
+        *why = must("an integer", text);
+        return -1;
+    }
+    if (check_range(d, text, x, why))
+        return -1;
+    if (x != floor(x) || (errno == ERANGE && fabs(x) < 1)) {
+        *why = must("a whole number", text);
+        return -1;
+    }
+    char *t = jl_escape(text);
+    if (fabs(x) >= 9223372036854775808.0)
+        *why = jl_printf("= %s is out of range for a 64-bit integer", t);
+    else
+        *why = jl_printf("must be an integer written in digits (like %.0f), not '%s'", x, t);
+    free(t);
+    return -1;
 }
 
 int jl_param_parse(const joule_param *d, const char *text, joule_value *v, char **why)
@@ -58,23 +105,36 @@ int jl_param_parse(const joule_param *d, const char *text, joule_value *v, char 
     case JOULE_PARAM_INT: {
         errno = 0;
         long long x = strtoll(text, &end, 10);
-        if (!*text || *end || errno) {
-            *why = jl_printf("must be an integer, not '%s'", text);
-            return -1;
-        }
+        if (!*text || *end || errno)
+            return int_why(d, text, why);
         v->i = x;
         v->f = (double)x;
-        return check_range(d, (double)x, why);
+        return check_range(d, text, (double)x, why);
     }
     case JOULE_PARAM_FLOAT: {
         errno = 0;
         double x = strtod(text, &end);
-        if (!*text || *end || errno == ERANGE || !isfinite(x)) {
-            *why = jl_printf("must be a finite number, not '%s'", text);
+        if (end == text || *end || isnan(x)) {
+            *why = must("a number", text);
             return -1;
         }
+        if (isinf(x)) {
+            /* "inf" as written, or a number beyond a double's range */
+            if (check_range(d, text, x, why))
+                return -1;
+            if (errno == ERANGE) {
+                char *t = jl_escape(text);
+                *why = jl_printf("= %s is out of range for a double-precision number", t);
+                free(t);
+            } else {
+                *why = must("a finite number", text);
+            }
+            return -1;
+        }
+        /* an underflow (1e-400) is taken as the 0 or tiny value strtod
+         * gives: the number is valid, only smaller than a double holds */
         v->f = x;
-        return check_range(d, x, why);
+        return check_range(d, text, x, why);
     }
     case JOULE_PARAM_BOOL:
         if (!strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcasecmp(text, "on") || !strcmp(text, "1"))
@@ -82,7 +142,7 @@ int jl_param_parse(const joule_param *d, const char *text, joule_value *v, char 
         else if (!strcasecmp(text, "false") || !strcasecmp(text, "no") || !strcasecmp(text, "off") || !strcmp(text, "0"))
             v->b = 0;
         else {
-            *why = jl_printf("must be true or false, not '%s'", text);
+            *why = must("true or false", text);
             return -1;
         }
         return 0;
@@ -106,10 +166,12 @@ int jl_param_parse(const joule_param *d, const char *text, joule_value *v, char 
             strcat(list, d->choices[i]);
         }
         const char *s = jl_suggest(text, d->choices, n);
+        char *t = jl_escape(text);
         if (s)
-            *why = jl_printf("'%s' is not one of %s; did you mean '%s'?", text, list, s);
+            *why = jl_printf("'%s' is not one of %s; did you mean '%s'?", t, list, s);
         else
-            *why = jl_printf("'%s' is not one of %s", text, list);
+            *why = jl_printf("'%s' is not one of %s", t, list);
+        free(t);
         free(list);
         return -1;
     }
@@ -118,12 +180,39 @@ int jl_param_parse(const joule_param *d, const char *text, joule_value *v, char 
     return -1;
 }
 
-int jl_parse_size(const char *text, size_t *out)
+/* The number in front of a size's or a duration's unit: digits first
+ * (strtod's "inf", "nan" and hexadecimal forms are not sizes), never
+ * negative. Returns 0 with *x, *end and whether strtod overflowed, or -1
+ * with *why. `what` is "a size like 64M". */
+static int unsigned_number(const char *text, const char *what, double *x, char **end, int *overflow, char **why)
+{
+    const char *t = text;
+    while (isspace((unsigned char)*t))
+        t++;
+    if (*t == '-') {
+        char *e = jl_escape(text);
+        *why = jl_printf("= %s is negative: must be %s", e, what);
+        free(e);
+        return -1;
+    }
+    if ((!isdigit((unsigned char)*t) && !(*t == '.' && isdigit((unsigned char)t[1]))) ||
+        (t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))) {
+        *why = must(what, text);
+        return -1;
+    }
+    errno = 0;
+    *x = strtod(t, end);
+    *overflow = errno == ERANGE && *x > 1;
+    return 0;
+}
+
+int jl_parse_size(const char *text, size_t *out, char **why)
 {
     char *end;
-    errno = 0;
-    double x = strtod(text, &end);
-    if (end == text || errno || !(x >= 0))
+    double x;
+    int overflow;
+    const char *what = "a size like 64M or 1.5G (units K, M, G, T)";
+    if (unsigned_number(text, what, &x, &end, &overflow, why))
         return -1;
     while (isspace((unsigned char)*end))
         end++;
@@ -139,18 +228,29 @@ int jl_parse_size(const char *text, size_t *out)
         end++;
     if (*end == 'B' || *end == 'b')
         end++;
-    if (*end || x * mul > 1e18)
+    if (*end) {
+        *why = must(what, text);
         return -1;
+    }
+    /* 2^63, or what size_t holds where it is smaller: the conversion of a
+     * double at or past 2^64 to size_t is undefined. */
+    double limit = (double)SIZE_MAX < 9223372036854775808.0 ? (double)SIZE_MAX : 9223372036854775808.0;
+    if (overflow || x * mul >= limit) {
+        char *e = jl_escape(text);
+        *why = jl_printf("= %s is too large for a %d-bit byte count", e, (int)(sizeof(size_t) * 8));
+        free(e);
+        return -1;
+    }
     *out = (size_t)(x * mul);
     return 0;
 }
 
-int jl_parse_duration(const char *text, double *out)
+int jl_parse_duration(const char *text, double *out, char **why)
 {
     char *end;
-    errno = 0;
-    double x = strtod(text, &end);
-    if (end == text || errno || !(x >= 0) || !isfinite(x))
+    double x;
+    int overflow;
+    if (unsigned_number(text, "a duration like 90s, 30m, 1h or 2d", &x, &end, &overflow, why))
         return -1;
     while (isspace((unsigned char)*end))
         end++;
@@ -165,8 +265,19 @@ int jl_parse_duration(const char *text, double *out)
         mul = 3600;
     else if (!strcmp(end, "d"))
         mul = 86400;
-    else
+    else {
+        char *e = jl_escape(text), *u = jl_escape(end);
+        *why = jl_printf("= %s has an unknown unit '%s' (ms, s, m, h or d)", e, u);
+        free(e);
+        free(u);
         return -1;
+    }
+    if (overflow || !isfinite(x * mul)) {
+        char *e = jl_escape(text);
+        *why = jl_printf("= %s is too large for a number of seconds (a double)", e);
+        free(e);
+        return -1;
+    }
     *out = x * mul;
     return 0;
 }
