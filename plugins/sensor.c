@@ -13,21 +13,34 @@
  * Time. A time column (`time =` name or number from 1; `auto` takes a
  * column named t, time, timestamp or ts, or starting with "time") in s,
  * ms, us or ns (`time_unit =`; `auto` reads the unit from the header, else
- * seconds). Times are made relative to the first row (integer timestamps
- * of up to 19 digits, such as nanoseconds since boot or since 1970, are
- * subtracted exactly, as integers).
+ * seconds). Times are made relative to the earliest row. Integer
+ * timestamps of up to 19 digits (nanoseconds since boot or since 1970,
+ * up to 9999999999999999999, past INT64_MAX) are subtracted exactly, as
+ * unsigned 64-bit integers with a sign; an integer timestamp of more
+ * digits is refused rather than rounded.
  * Without a time column, `rate =` gives the sample rate.
  *
+ * Order. Rows must come in time order. A row with the same time and the
+ * same values (in every column read) as the row before it in time is a
+ * logging artifact: it is dropped, and one warning counts them. A
+ * repeated time with other values, or a time going backwards, is what
+ * `disorder` says: error (default), drop (the row; one warning counts
+ * them) or sort (rows put back in time order, provided none comes after
+ * more than `sort_window` rows later than it; further is an error).
+ *
  * Rate. Since the output format is declared at open, the rate is inferred
- * there from a bounded prefix of the file (`probe` rows, default 4096): the
- * mean interval between timestamps, gaps left out (an interval longer than
- * `gap` × the median interval). Irregular sampling in that prefix (jitter)
- * is reported as a warning, and so is every gap anywhere in the file. A
- * rate above 1e9 Hz is refused, and so is an interval that would be
- * resampled into more than 1e9 rows. `resample = linear` (default) or
- * `hold` maps the samples onto the uniform grid t_k = k / rate (k = 0, 1,
- * ... up to the last timestamp); `none` passes the rows through as they
- * are and declares the rate.
+ * there from a bounded prefix of the file (`probe` rows, default 4096, or
+ * the rows in its first 64 MiB of text if fewer): the mean interval
+ * between timestamps, gaps left out (an interval longer than `gap` × the
+ * median interval). The prefix is kept in memory and parsed again, never
+ * re-read from the file, so that a pipe or a FIFO (standard input, a live
+ * stream) reads exactly as a regular file does. Irregular sampling in
+ * that prefix (jitter) is reported as a warning, and so is every gap
+ * anywhere in the file. A rate above 1e9 Hz is refused, and so is an
+ * interval that would be resampled into more than 1e9 rows.
+ * `resample = linear` (default) or `hold` maps the samples onto the
+ * uniform grid t_k = k / rate (k = 0, 1, ... up to the last timestamp);
+ * `none` passes the rows through as they are and declares the rate.
  *
  * Missing values (an empty field, NaN, NA, N/A, null): `missing = error`
  * (default) stops with the place; `interpolate` fills them linearly in time
@@ -39,16 +52,19 @@
  * Errors name the place as file:line:column and what was found:
  *   walk.csv:12:3: text 'abc' in numeric column 'ax'
  *   walk.csv:40: 3 fields, expected 5
- * and unsorted or duplicate timestamps, missing values (under
- * missing = error), infinities and values beyond a float's range,
- * over-long lines.
+ * and timestamps out of order, missing values (under missing = error),
+ * infinities and values beyond a float's range, over-long lines, and a
+ * last line without its line end: a file still being written stops at
+ * any byte, and its cut last value ("0.654" of "0.654321") must not pass
+ * for a complete one.
  *
- * Speed and memory. The file is read through a fixed 1 MiB buffer, lines
- * are split by hand (memchr for the line end, a byte loop per field) and
- * numbers are parsed by a small exact parser: digits are gathered into a
- * 64-bit integer and scaled by an exact power of ten when both are exact in
- * a double (Clinger's fast path, correctly rounded); other numbers go to
- * strtod, whole. Memory does not depend on the file's size. */
+ * Speed and memory. The file is read through a 1 MiB buffer (grown only
+ * to hold the probed prefix), lines are split by hand (memchr for the line
+ * end, a byte loop per field) and numbers are parsed by a small exact
+ * parser: digits are gathered into a 64-bit integer and scaled by an exact
+ * power of ten when both are exact in a double (Clinger's fast path,
+ * correctly rounded); other numbers go to strtod, whole. Memory does not
+ * depend on the file's size. */
 #include <joule/plugin.h>
 
 #include "util.h"
@@ -69,16 +85,21 @@
 #define MAX_FIELDS 4096
 #define MAX_RATE 1e9     /* Hz: the most `rate` may be, given or inferred */
 #define MAX_GAP_ROWS 1e9 /* the most rows one interval may be resampled into */
+/* The probed prefix is held in memory to be parsed again: `probe` rows of
+ * up to 1 MiB each could be gigabytes, so it also ends at this much text. */
+#define PROBE_BYTES (64u << 20)
 
 static const char *const sep_choices[] = {"auto", "comma", "semicolon", "tab", NULL};
 static const char *const unit_choices[] = {"auto", "s", "ms", "us", "ns", NULL};
 static const char *const resample_choices[] = {"linear", "hold", "none", NULL};
 static const char *const missing_choices[] = {"error", "interpolate", "hold", NULL};
+static const char *const disorder_choices[] = {"error", "drop", "sort", NULL};
 
 enum { P_HEADER, P_COLUMNS, P_SEP, P_TIME, P_TUNIT, P_RATE, P_RESAMPLE, P_SELECT, P_MISSING, P_UNITS, P_PROBE,
-       P_GAP, P_MAXMISS, N_PARAMS };
+       P_GAP, P_MAXMISS, P_DISORDER, P_SORTWIN, N_PARAMS };
 enum { RS_LINEAR, RS_HOLD, RS_NONE };
 enum { MS_ERROR, MS_INTERP, MS_HOLD };
+enum { DO_ERROR, DO_DROP, DO_SORT };
 
 static const joule_param params[] = {
     {"header", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "",
@@ -112,6 +133,20 @@ static const joule_param params[] = {
      "An interval longer than gap × the median interval is reported as a gap (a warning)."},
     {"max_missing", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "4096", 1, 1 << 20, NULL, "rows",
      "The longest run of missing values that interpolate or hold may fill."},
+    /* The default is error: a time that repeats with other values or goes
+     * backwards means either the rows or the clock are wrong, and the file
+     * cannot tell which. Sorting trusts the clock, dropping trusts the
+     * order; either guess, made silently, changes the data, which is worse
+     * than stopping and letting the user choose. (Exactly repeated rows
+     * are not in question: dropping them loses nothing.) */
+    {"disorder", JOULE_PARAM_ENUM, 0, "error", 0, 0, disorder_choices, "",
+     "A timestamp that repeats with other values or goes backwards: error (default: the file cannot tell whether "
+     "the rows or the clock are wrong, so nothing is changed silently), drop (skip such rows; a warning counts "
+     "them) or sort (put rows back in time order within sort_window rows). Exactly repeated rows (same time, "
+     "same values) are always dropped, with a warning that counts them."},
+    {"sort_window", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "64", 1, 1 << 16, NULL, "rows",
+     "disorder = sort: how many rows later in time may come before a row; a row further out of order is an "
+     "error."},
 };
 
 static const joule_port outputs[] = {
@@ -123,13 +158,24 @@ typedef struct field {
     uint32_t col;      /* 1-based column in the line, for messages */
 } field;
 
+/* A parsed data row, before it is put in time order. */
+typedef struct row {
+    double t;       /* time in the file's unit from the file's first row (exact for integers) */
+    uint64_t line;
+    float *v;       /* per output column; NaN: missing */
+    char tt[40];    /* the time as written, for messages */
+} row;
+
 typedef struct sensor {
     const joule_host *host;
     const char *path;
     int fd;
     char *buf;
+    size_t bufcap;
     size_t beg, end;
     int eof;
+    int marked;          /* the bytes from `mark` on are kept: the probed rows are parsed again */
+    size_t mark;
     uint64_t line;       /* number of the last line taken */
     int started;         /* BOM handled */
     char sep, dec2;      /* separator; second decimal mark (',' or '.') */
@@ -150,10 +196,26 @@ typedef struct sensor {
     int64_t max_missing; /* longest run of missing values filled, per column */
     double rate;
     double gap_factor, median_dt;
-    /* time base */
-    int have_t0, t0_int;
-    int64_t t0_i;
+    /* time base: the first row's time, as an integer (sign and magnitude)
+     * when it is one */
+    int have_t0, t0_int, t0_neg;
+    uint64_t t0_m;
     double t0_d;
+    int have_origin;
+    double origin;       /* the earliest row's time (row.t): time 0 */
+    /* order: rows in, rows out in time order */
+    int disorder;
+    row in, last;        /* the row being parsed (error, drop); the last row passed on */
+    int have_last;
+    int at_end;          /* no more lines */
+    size_t sort_window;  /* sort: rows held; win has one more slot */
+    row *win;            /* slots */
+    float *winv;
+    uint32_t *word;      /* ring of the held slots in time order, from word_head */
+    size_t word_head, nwin;
+    uint32_t *wfree;     /* free slots */
+    size_t nfree;
+    uint64_t n_repeats, repeat_line, n_dropped, dropped_line;
     double prev_t;
     uint64_t prev_line;
     uint64_t n_gaps;
@@ -188,13 +250,22 @@ typedef struct sensor {
 static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* What a number's text was, for timestamps. */
+enum { NUM_OTHER, NUM_INT, NUM_LONG_INT };
+typedef struct numinfo {
+    int kind;     /* NUM_INT: a plain integer of up to 19 significant digits, exact in mag */
+    int neg;
+    uint64_t mag;
+} numinfo;
+
 /* Parse a decimal number at p (before e). Returns the end of the number,
  * or p itself if there is none, or NULL when out of memory. `dec2` is a
- * second accepted decimal mark. *is_int is set when the text was a plain
- * integer that fits *iv. A number the fast path cannot take is copied
- * whole (however long) for strtod into *tmp, grown as needed. */
-static const char *parse_num(const char *p, const char *e, char dec2, double *out, int64_t *iv, int *is_int,
-                             char **tmp, size_t *tmp_cap)
+ * second accepted decimal mark. *ni (if not NULL) tells whether the text
+ * was a plain integer, and gives it exactly when it has at most 19
+ * significant digits. A number the fast path cannot take is copied whole
+ * (however long) for strtod into *tmp, grown as needed. */
+static const char *parse_num(const char *p, const char *e, char dec2, double *out, numinfo *ni, char **tmp,
+                             size_t *tmp_cap)
 {
     const char *s = p;
     int neg = 0;
@@ -259,12 +330,15 @@ static const char *parse_num(const char *p, const char *e, char dec2, double *ou
             frac = 1;
         }
     }
-    /* 19 significant digits still fit an int64_t when m <= INT64_MAX
-     * (Unix-epoch nanoseconds are 19 digits); exp10 > 0 means digits were
-     * dropped past the 19th (zeros: the value is m·10^exp10, not m). */
-    *is_int = !frac && !inexact && exp10 == 0 && (nd < 19 || m <= (uint64_t)INT64_MAX);
-    if (*is_int)
-        *iv = neg ? -(int64_t)m : (int64_t)m;
+    /* 19 significant digits always fit a uint64_t (Unix-epoch
+     * nanoseconds are 19 digits, and pass INT64_MAX in 2262); exp10 > 0
+     * means digits were dropped past the 19th (zeros: the value is
+     * m·10^exp10, not m). */
+    if (ni) {
+        ni->kind = frac ? NUM_OTHER : exp10 == 0 ? NUM_INT : NUM_LONG_INT;
+        ni->neg = neg;
+        ni->mag = m;
+    }
     int ex = exp10 + expo;
     double v;
     if (m == 0) {
@@ -323,16 +397,19 @@ static void excerpt(char *dst, size_t cap, const char *p, const char *e)
 /* Reading lines                                                             */
 
 /* The next line (without its end), or NULL at the end of the file.
- * Returns (char *)-1 after host->error. */
+ * Returns (char *)-1 after host->error. A line ends with '\n' (or
+ * "\r\n"): bytes after the last one are a line still being written, not
+ * a short last row. A line is at most READ_BUF - 1 bytes before its end,
+ * however large the buffer has grown. */
 static char *next_line(sensor *s, size_t *len)
 {
     for (;;) {
         char *p = s->buf + s->beg;
         size_t avail = s->end - s->beg;
-        char *nl = avail ? memchr(p, '\n', avail) : NULL;
-        if (nl || (s->eof && avail)) {
-            size_t n = nl ? (size_t)(nl - p) : avail;
-            s->beg += nl ? n + 1 : n;
+        char *nl = avail ? memchr(p, '\n', avail < READ_BUF ? avail : READ_BUF) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - p);
+            s->beg += n + 1;
             s->line++;
             if (!s->started) {
                 s->started = 1;
@@ -347,21 +424,50 @@ static char *next_line(sensor *s, size_t *len)
             *len = n;
             return p;
         }
-        if (s->eof)
-            return NULL;
-        if (s->beg > 0) {
-            memmove(s->buf, s->buf + s->beg, avail);
-            s->end = avail;
-            s->beg = 0;
-        }
-        if (s->end == READ_BUF) {
+        if (avail >= READ_BUF) {
             s->host->error(s->host, "%s:%llu: line longer than %u bytes", s->path, (unsigned long long)s->line + 1,
                            READ_BUF);
             return (char *)-1;
         }
+        if (s->eof) {
+            if (!avail)
+                return NULL;
+            s->host->error(s->host, "%s:%llu: unterminated last line (the file may still be being written)", s->path,
+                           (unsigned long long)s->line + 1);
+            return (char *)-1;
+        }
+        /* Make room: drop what was taken, but while marked keep the
+         * bytes from the mark on (grown into as needed). */
+        size_t keep = s->marked ? s->mark : s->beg;
+        if (keep > 0) {
+            memmove(s->buf, s->buf + keep, s->end - keep);
+            s->end -= keep;
+            s->beg -= keep;
+            if (s->marked)
+                s->mark = 0;
+        }
+        if (!s->marked && s->bufcap > READ_BUF) {
+            /* the probed prefix is consumed: back to the usual buffer
+             * (what is left is part of one line, under READ_BUF) */
+            char *b = realloc(s->buf, READ_BUF);
+            if (b) {
+                s->buf = b;
+                s->bufcap = READ_BUF;
+            }
+        }
+        if (s->end == s->bufcap) {
+            size_t cap = 2 * s->bufcap;
+            char *b = realloc(s->buf, cap);
+            if (!b) {
+                s->host->error(s->host, "out of memory");
+                return (char *)-1;
+            }
+            s->buf = b;
+            s->bufcap = cap;
+        }
         ssize_t got;
         do
-            got = read(s->fd, s->buf + s->end, READ_BUF - s->end);
+            got = read(s->fd, s->buf + s->end, s->bufcap - s->end);
         while (got < 0 && errno == EINTR);
         if (got < 0) {
             s->host->error(s->host, "%s: read error: %s", s->path, strerror(errno));
@@ -462,73 +568,58 @@ static long split_fields(sensor *s, const char *p, size_t n, field *f, uint32_t 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Samples                                                                   */
+/* Rows                                                                      */
 
-/* Time of a field, in seconds from the first row. Returns 0, or -1 after
+/* The time of a field into r: r->t in the file's unit from the file's
+ * first row, and its text for messages. Returns 0, or -1 after
  * host->error. */
-static int parse_time(sensor *s, const char *p, const char *e, uint32_t col, double *t)
+static int parse_time(sensor *s, const char *p, const char *e, uint32_t col, row *r)
 {
     double v;
-    int64_t iv = 0;
-    int is_int = 0;
-    const char *q = parse_num(p, e, s->dec2, &v, &iv, &is_int, &s->numtext, &s->numtext_cap);
+    numinfo ni;
+    const char *q = parse_num(p, e, s->dec2, &v, &ni, &s->numtext, &s->numtext_cap);
     if (!q) {
         s->host->error(s->host, "out of memory");
         return -1;
     }
+    excerpt(r->tt, sizeof r->tt, p, e);
     if (q == p || q != e || !isfinite(v)) {
-        char ex[48];
-        excerpt(ex, sizeof ex, p, e);
         if (p == e)
             s->host->error(s->host, "%s:%llu:%u: missing timestamp in column '%s'", s->path,
                            (unsigned long long)s->line, col, s->fnames[col - 1]);
         else
             s->host->error(s->host, "%s:%llu:%u: text '%s' in time column '%s'", s->path, (unsigned long long)s->line,
-                           col, ex, s->fnames[col - 1]);
+                           col, r->tt, s->fnames[col - 1]);
+        return -1;
+    }
+    if (ni.kind == NUM_LONG_INT) {
+        /* as a double it would be rounded (to 2048 ns at 1e19 ns): rows
+         * would move, or collide, without a word */
+        s->host->error(s->host,
+                       "%s:%llu:%u: timestamp '%s' has more than 19 digits: it cannot be read exactly",
+                       s->path, (unsigned long long)s->line, col, r->tt);
         return -1;
     }
     if (!s->have_t0) {
         s->have_t0 = 1;
-        s->t0_int = is_int;
-        s->t0_i = iv;
+        s->t0_int = ni.kind == NUM_INT;
+        s->t0_neg = ni.neg;
+        s->t0_m = ni.mag;
         s->t0_d = v;
-        *t = 0.0;
-    } else if (is_int && s->t0_int && (iv >= 0) == (s->t0_i >= 0)) {
-        /* exact (same signs: the difference cannot overflow) */
-        *t = (double)(iv - s->t0_i) * s->tscale;
+        r->t = 0.0;
+    } else if (ni.kind == NUM_INT && s->t0_int) {
+        /* exact: magnitudes below 1e19 subtract in a uint64_t; only the
+         * conversion of the difference to a double rounds (beyond 2^53) */
+        uint64_t a = ni.mag, b = s->t0_m;
+        double d;
+        if (ni.neg == s->t0_neg)
+            d = a >= b ? (double)(a - b) : -(double)(b - a);
+        else
+            d = a <= UINT64_MAX - b ? (double)(a + b) : (double)a + (double)b;
+        r->t = ni.neg ? -d : d;
     } else {
-        *t = (v - s->t0_d) * s->tscale;
+        r->t = v - s->t0_d;
     }
-    if (s->prev_line) {
-        if (!(*t > s->prev_t)) {
-            s->host->error(s->host,
-                           "%s:%llu:%u: timestamp %.9g s %s the previous one (line %llu): timestamps must increase",
-                           s->path, (unsigned long long)s->line, col, *t,
-                           *t == s->prev_t ? "duplicates" : "is earlier than", (unsigned long long)s->prev_line);
-            return -1;
-        }
-        double dt = *t - s->prev_t;
-        if (!s->probing && s->resample != RS_NONE && dt * s->rate > MAX_GAP_ROWS) {
-            s->host->error(s->host,
-                           "%s:%llu:%u: %.6g s since the previous row (line %llu) would be resampled into %.3g rows at "
-                           "%.6g Hz, more than %g: check the timestamps (and time_unit), or set resample = none",
-                           s->path, (unsigned long long)s->line, col, dt, (unsigned long long)s->prev_line,
-                           dt * s->rate, s->rate, MAX_GAP_ROWS);
-            return -1;
-        }
-        if (s->median_dt > 0 && dt > s->gap_factor * s->median_dt) {
-            s->n_gaps++;
-            if (s->n_gaps <= 3)
-                s->host->log(s->host, JOULE_LOG_WARN, "line %llu: gap of %.6g s (%.1f × the median interval) before this row",
-                             (unsigned long long)s->line, dt, dt / s->median_dt);
-            if (dt > s->longest_gap) {
-                s->longest_gap = dt;
-                s->longest_gap_line = s->line;
-            }
-        }
-    }
-    s->prev_t = *t;
-    s->prev_line = s->line;
     return 0;
 }
 
@@ -557,9 +648,10 @@ static void fill_pending(sensor *s, uint32_t c, int64_t upto, double t_next, flo
     s->pend_from[c] = -1;
 }
 
-/* Parse one data line into the ring (or, while probing, just its time).
- * Returns 1 added, 0 skipped, -1 error. */
-static int parse_row(sensor *s, const char *p, size_t n)
+/* Parse one line into r: its time and the values of the selected columns
+ * (NaN where missing). Returns 1 a row, 0 a blank or comment line, -1
+ * error. */
+static int parse_line(sensor *s, const char *p, size_t n, row *r)
 {
     if (blank_or_comment(p, n))
         return 0;
@@ -600,48 +692,19 @@ static int parse_row(sensor *s, const char *p, size_t n)
                        k == 1 ? "" : "s", nf);
         return -1;
     }
-    double t = 0;
-    if (s->tcol >= 0 && parse_time(s, f[s->tcol].p, f[s->tcol].e, (uint32_t)s->tcol + 1, &t))
+    if (!s->first_data_line)
+        s->first_data_line = s->line;
+    r->line = s->line;
+    r->t = 0;
+    if (s->tcol >= 0 && parse_time(s, f[s->tcol].p, f[s->tcol].e, (uint32_t)s->tcol + 1, r))
         return -1;
-    if (s->probing) {
-        if (s->n_probe == s->probe_cap) {
-            size_t cap = s->probe_cap ? 2 * s->probe_cap : 1024;
-            double *b = realloc(s->probe_t, cap * sizeof *b);
-            if (!b) {
-                s->host->error(s->host, "out of memory");
-                return -1;
-            }
-            s->probe_t = b;
-            s->probe_cap = cap;
-        }
-        if (!s->n_probe)
-            s->first_data_line = s->line;
-        s->probe_t[s->n_probe++] = t;
-        return 1;
-    }
-    if (s->q_tail - s->q_head == s->qcap) {
-        /* cannot happen: the oldest row waits only for the run of missing
-         * values that starts at it, at most max_missing rows (checked
-         * below), and the ring holds max_missing + 1 rows or more */
-        s->host->error(s->host, "%s:%llu: internal error: more than %zu rows waiting for missing values", s->path,
-                       (unsigned long long)s->line, s->qcap);
-        return -1;
-    }
-    uint64_t idx = s->q_tail;
-    size_t slot = (size_t)(idx % s->qcap);
-    const size_t nsel = s->nsel;
-    float *row = s->qv + slot * nsel;
-    uint32_t miss = 0;
-    s->qt[slot] = t;
     for (uint32_t i = 0; i < nf; i++) {
         int c = s->colmap[i];
         if (c < 0)
             continue;
         const char *fp = f[i].p, *fe = f[i].e;
         double v;
-        int64_t iv;
-        int is_int;
-        const char *q = parse_num(fp, fe, s->dec2, &v, &iv, &is_int, &s->numtext, &s->numtext_cap);
+        const char *q = parse_num(fp, fe, s->dec2, &v, NULL, &s->numtext, &s->numtext_cap);
         if (!q) {
             s->host->error(s->host, "out of memory");
             return -1;
@@ -649,12 +712,7 @@ static int parse_row(sensor *s, const char *p, size_t n)
         /* finite as a double is not enough: beyond FLT_MAX the float is
          * infinite (and would spoil the interpolation of its neighbours) */
         if (q != fp && q == fe && fabs(v) <= FLT_MAX) {
-            row[c] = (float)v;
-            if (s->pend_from[c] >= 0)
-                fill_pending(s, (uint32_t)c, (int64_t)idx, t, row[c]);
-            s->last_valid[c] = (int64_t)idx;
-            s->last_val[c] = row[c];
-            s->last_time[c] = t;
+            r->v[c] = (float)v;
             continue;
         }
         char ex[48];
@@ -688,24 +746,294 @@ static int parse_row(sensor *s, const char *p, size_t n)
                                s->path, (unsigned long long)s->line, i + 1, ex, s->fnames[i]);
             return -1;
         }
+        r->v[c] = NAN;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Order                                                                     */
+
+/* Same values in every column read (missing in the same places). */
+static int same_values(const sensor *s, const row *a, const row *b)
+{
+    for (uint32_t c = 0; c < s->nsel; c++) {
+        float x = a->v[c], y = b->v[c];
+        if (!(x == y || (isnan(x) && isnan(y))))
+            return 0;
+    }
+    return 1;
+}
+
+static void count_repeat(sensor *s, const row *r)
+{
+    if (!s->n_repeats++)
+        s->repeat_line = r->line;
+}
+
+/* The i-th held row in time order (sort). */
+static row *held(const sensor *s, size_t i)
+{
+    return &s->win[s->word[(s->word_head + i) % (s->sort_window + 1)]];
+}
+
+/* The row r (at s->line's place) is not after the last row passed on and
+ * is not a repeat of it: error, or counted and dropped. Returns 0 dropped,
+ * -1 error. */
+static int out_of_order(sensor *s, const row *r)
+{
+    const row *l = &s->last;
+    const uint32_t col = (uint32_t)s->tcol + 1;
+    if (s->disorder == DO_DROP) {
+        if (!s->n_dropped++)
+            s->dropped_line = r->line;
+        return 0;
+    }
+    if (s->disorder == DO_SORT) {
+        if (r->t == l->t)
+            s->host->error(s->host,
+                           "%s:%llu:%u: timestamp %s repeats that of line %llu, %s, with different values: sorting "
+                           "cannot order them (disorder = drop keeps the first row)",
+                           s->path, (unsigned long long)r->line, col, r->tt, (unsigned long long)l->line, l->tt);
+        else
+            s->host->error(s->host,
+                           "%s:%llu:%u: timestamp %s is earlier than %s (line %llu), and more than sort_window = %zu "
+                           "rows later in time came before it: too far out of order to sort (raise sort_window)",
+                           s->path, (unsigned long long)r->line, col, r->tt, l->tt, (unsigned long long)l->line,
+                           s->sort_window);
+        return -1;
+    }
+    if (r->t == l->t)
+        s->host->error(s->host,
+                       "%s:%llu:%u: timestamp %s repeats the previous one, %s (line %llu), with different values "
+                       "(disorder = error; drop keeps the first row)",
+                       s->path, (unsigned long long)r->line, col, r->tt, l->tt, (unsigned long long)l->line);
+    else
+        s->host->error(s->host,
+                       "%s:%llu:%u: timestamp %s is earlier than the previous one, %s (line %llu): timestamps must "
+                       "increase (disorder = error; sort or drop accept rows out of order)",
+                       s->path, (unsigned long long)r->line, col, r->tt, l->tt, (unsigned long long)l->line);
+    return -1;
+}
+
+/* The next row in time order into *out: 1 a row, 0 the end, -1 error.
+ * Exact repeats and (disorder = drop) rows out of order are dropped here;
+ * under disorder = sort up to sort_window rows are held, in time order,
+ * and the earliest is passed on when one more comes. What is passed on
+ * depends on the file's bytes only, never on how reads split them. */
+static int next_row(sensor *s, row **out)
+{
+    const int sort = s->disorder == DO_SORT && s->tcol >= 0;
+    const size_t wcap = s->sort_window + 1;
+    for (;;) {
+        if (sort && s->nwin && (s->nwin > s->sort_window || s->at_end)) {
+            uint32_t k = s->word[s->word_head];
+            s->word_head = (s->word_head + 1) % wcap;
+            s->nwin--;
+            s->wfree[s->nfree++] = k;
+            row *w = &s->win[k];
+            s->last.t = w->t;
+            s->last.line = w->line;
+            memcpy(s->last.v, w->v, s->nsel * sizeof *w->v);
+            memcpy(s->last.tt, w->tt, sizeof w->tt);
+            s->have_last = 1;
+            *out = &s->last;
+            return 1;
+        }
+        if (s->at_end)
+            return 0;
+        size_t len;
+        char *p = next_line(s, &len);
+        if (p == (char *)-1)
+            return -1;
+        if (!p) {
+            s->at_end = 1;
+            continue;
+        }
+        /* under sort a row is parsed straight into a free slot (there is
+         * one: at most sort_window are held when a line is read) */
+        row *r = sort ? &s->win[s->wfree[s->nfree - 1]] : &s->in;
+        int rc = parse_line(s, p, len, r);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        if (s->tcol < 0) {
+            /* no time: the rows as they come */
+            *out = r;
+            return 1;
+        }
+        if (s->have_last && r->t <= s->last.t) {
+            if (r->t == s->last.t && same_values(s, r, &s->last)) {
+                count_repeat(s, r);
+                continue;
+            }
+            if (out_of_order(s, r) < 0)
+                return -1;
+            continue;
+        }
+        if (!sort) {
+            row tmp = s->last;
+            s->last = s->in;
+            s->in = tmp;
+            s->have_last = 1;
+            *out = &s->last;
+            return 1;
+        }
+        /* the place among the held rows: usually after the last */
+        size_t lo = 0, hi = s->nwin;
+        if (hi && !(r->t > held(s, hi - 1)->t)) {
+            hi--;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (held(s, mid)->t < r->t)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+        } else {
+            lo = hi;
+        }
+        if (lo < s->nwin && held(s, lo)->t == r->t) {
+            const row *q = held(s, lo);
+            if (same_values(s, r, q)) {
+                count_repeat(s, r);
+                continue;
+            }
+            s->host->error(s->host,
+                           "%s:%llu:%u: timestamp %s repeats that of line %llu, %s, with different values: sorting "
+                           "cannot order them (disorder = drop keeps the first row)",
+                           s->path, (unsigned long long)r->line, (uint32_t)s->tcol + 1, r->tt,
+                           (unsigned long long)q->line, q->tt);
+            return -1;
+        }
+        for (size_t i = s->nwin; i > lo; i--)
+            s->word[(s->word_head + i) % wcap] = s->word[(s->word_head + i - 1) % wcap];
+        s->word[(s->word_head + lo) % wcap] = s->wfree[--s->nfree];
+        s->nwin++;
+    }
+}
+
+/* Back to no row read (after the probe). */
+static void reset_order(sensor *s)
+{
+    s->have_t0 = 0;
+    s->have_origin = 0;
+    s->have_last = 0;
+    s->at_end = 0;
+    s->nwin = s->word_head = 0;
+    if (s->win) {
+        s->nfree = s->sort_window + 1;
+        for (size_t k = 0; k < s->nfree; k++)
+            s->wfree[k] = (uint32_t)k;
+    }
+    s->n_repeats = s->repeat_line = s->n_dropped = s->dropped_line = 0;
+    s->prev_line = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Samples                                                                   */
+
+/* Take the next row in time order: checks of the interval since the
+ * previous one, then (while probing) just its time, else into the ring
+ * where missing values wait to be filled. Returns 0, or -1 after
+ * host->error. */
+static int accept_row(sensor *s, const row *r)
+{
+    double t = 0;
+    if (s->tcol >= 0) {
+        if (!s->have_origin) {
+            s->have_origin = 1;
+            s->origin = r->t;
+        }
+        /* the difference of two exact integers is exact (below 2^53) */
+        t = (r->t - s->origin) * s->tscale;
+        if (s->prev_line) {
+            double dt = t - s->prev_t;
+            if (!s->probing && s->resample != RS_NONE && dt * s->rate > MAX_GAP_ROWS) {
+                s->host->error(s->host,
+                               "%s:%llu:%d: %.6g s since the previous row (line %llu) would be resampled into %.3g "
+                               "rows at %.6g Hz, more than %g: check the timestamps (and time_unit), or set resample "
+                               "= none",
+                               s->path, (unsigned long long)r->line, s->tcol + 1, dt,
+                               (unsigned long long)s->prev_line, dt * s->rate, s->rate, MAX_GAP_ROWS);
+                return -1;
+            }
+            if (s->median_dt > 0 && dt > s->gap_factor * s->median_dt) {
+                s->n_gaps++;
+                if (s->n_gaps <= 3)
+                    s->host->log(s->host, JOULE_LOG_WARN,
+                                 "line %llu: gap of %.6g s (%.1f × the median interval) before this row",
+                                 (unsigned long long)r->line, dt, dt / s->median_dt);
+                if (dt > s->longest_gap) {
+                    s->longest_gap = dt;
+                    s->longest_gap_line = r->line;
+                }
+            }
+        }
+        s->prev_t = t;
+        s->prev_line = r->line;
+    }
+    if (s->probing) {
+        if (s->n_probe == s->probe_cap) {
+            size_t cap = s->probe_cap ? 2 * s->probe_cap : 1024;
+            double *b = realloc(s->probe_t, cap * sizeof *b);
+            if (!b) {
+                s->host->error(s->host, "out of memory");
+                return -1;
+            }
+            s->probe_t = b;
+            s->probe_cap = cap;
+        }
+        s->probe_t[s->n_probe++] = t;
+        return 0;
+    }
+    if (s->q_tail - s->q_head == s->qcap) {
+        /* cannot happen: the oldest row waits only for the run of missing
+         * values that starts at it, at most max_missing rows (checked
+         * below), and the ring holds max_missing + 1 rows or more */
+        s->host->error(s->host, "%s:%llu: internal error: more than %zu rows waiting for missing values", s->path,
+                       (unsigned long long)r->line, s->qcap);
+        return -1;
+    }
+    uint64_t idx = s->q_tail;
+    size_t slot = (size_t)(idx % s->qcap);
+    const size_t nsel = s->nsel;
+    float *dst = s->qv + slot * nsel;
+    uint32_t miss = 0;
+    s->qt[slot] = t;
+    for (uint32_t i = 0; i < s->nf; i++) {
+        int c = s->colmap[i];
+        if (c < 0)
+            continue;
+        float x = r->v[c];
+        if (!isnan(x)) {
+            dst[c] = x;
+            if (s->pend_from[c] >= 0)
+                fill_pending(s, (uint32_t)c, (int64_t)idx, t, x);
+            s->last_valid[c] = (int64_t)idx;
+            s->last_val[c] = x;
+            s->last_time[c] = t;
+            continue;
+        }
         if (s->pend_from[c] >= 0 && (int64_t)idx - s->pend_from[c] >= s->max_missing) {
             s->host->error(s->host,
                            "%s:%llu:%u: column '%s' has more than %lld consecutive missing values (from line %llu): "
                            "too long a gap to fill (raise max_missing)",
-                           s->path, (unsigned long long)s->line, i + 1, s->fnames[i], (long long)s->max_missing,
+                           s->path, (unsigned long long)r->line, i + 1, s->fnames[i], (long long)s->max_missing,
                            (unsigned long long)s->pend_line[c]);
             return -1;
         }
-        row[c] = NAN;
+        dst[c] = NAN;
         miss++;
         if (s->pend_from[c] < 0) {
             s->pend_from[c] = (int64_t)idx;
-            s->pend_line[c] = s->line;
+            s->pend_line[c] = r->line;
         }
     }
     s->qmiss[slot] = miss;
     s->q_tail++;
-    return 1;
+    return 0;
 }
 
 /* The next complete sample: 1 got one (time and values copied), 0 end,
@@ -724,11 +1052,11 @@ static int next_sample(sensor *s, double *t, float *v)
         }
         if (s->done)
             return 0;
-        size_t len;
-        char *p = next_line(s, &len);
-        if (p == (char *)-1)
+        row *r;
+        int rc = next_row(s, &r);
+        if (rc < 0)
             return -1;
-        if (!p) {
+        if (rc == 0) {
             /* end: fill trailing runs with the last value */
             for (uint32_t c = 0; c < s->nsel; c++)
                 if (s->pend_from[c] >= 0) {
@@ -739,13 +1067,23 @@ static int next_sample(sensor *s, double *t, float *v)
                     fill_pending(s, c, -1, 0, 0);
                 }
             s->done = 1;
+            /* once, with the count: a warning per row would bury the rest */
+            if (s->n_repeats)
+                s->host->log(s->host, JOULE_LOG_WARN, "dropped %llu exactly repeated row%s (%sline %llu)",
+                             (unsigned long long)s->n_repeats, s->n_repeats == 1 ? "" : "s",
+                             s->n_repeats == 1 ? "" : "first at ", (unsigned long long)s->repeat_line);
+            if (s->n_dropped)
+                s->host->log(s->host, JOULE_LOG_WARN,
+                             "dropped %llu row%s whose timestamp did not increase (%sline %llu; disorder = drop)",
+                             (unsigned long long)s->n_dropped, s->n_dropped == 1 ? "" : "s",
+                             s->n_dropped == 1 ? "" : "first at ", (unsigned long long)s->dropped_line);
             if (s->n_gaps > 3)
                 s->host->log(s->host, JOULE_LOG_WARN, "%llu gaps in all (longest %.6g s, before line %llu)",
                              (unsigned long long)s->n_gaps, s->longest_gap,
                              (unsigned long long)s->longest_gap_line);
             continue;
         }
-        if (parse_row(s, p, len) < 0)
+        if (accept_row(s, r) < 0)
             return -1;
     }
 }
@@ -858,7 +1196,10 @@ static int sensor_open(const joule_open_args *a, void **self)
     s->resample = (int)pv[P_RESAMPLE].e;
     s->gap_factor = pv[P_GAP].f;
     s->max_missing = pv[P_MAXMISS].i;
+    s->disorder = (int)pv[P_DISORDER].e;
+    s->sort_window = (size_t)pv[P_SORTWIN].i;
     s->buf = malloc(READ_BUF);
+    s->bufcap = READ_BUF;
     s->fields = malloc(MAX_FIELDS * sizeof *s->fields);
     if (!s->buf || !s->fields) {
         h->error(h, "out of memory");
@@ -869,7 +1210,11 @@ static int sensor_open(const joule_open_args *a, void **self)
         h->error(h, "%s: cannot open: %s", s->path, strerror(errno));
         return JOULE_ERROR;
     }
-    /* The first row: separator, field count, names. */
+    /* The first row: separator, field count, names. Nothing is read
+     * twice from the file (it may be a pipe): what open reads stays in the
+     * buffer, from the mark on, to be parsed again. */
+    s->marked = 1;
+    s->mark = 0;
     size_t len;
     char *p;
     for (;;) {
@@ -960,17 +1305,12 @@ static int sensor_open(const joule_open_args *a, void **self)
         }
     }
     if (!header) {
-        /* the first row is data: read it again below */
+        /* the first row is data: parsed again below */
         s->line = 0;
-        s->beg = 0;
+        s->beg = s->mark;
         s->started = 0;
-        if (lseek(s->fd, 0, SEEK_SET) < 0) {
-            h->error(h, "%s: cannot seek: %s", s->path, strerror(errno));
-            goto out;
-        }
-        s->end = 0;
-        s->eof = 0;
     }
+    s->mark = s->beg; /* the data starts here */
     /* The time column. */
     const char *tspec = pv[P_TIME].s;
     s->tcol = -1;
@@ -1111,24 +1451,43 @@ static int sensor_open(const joule_open_args *a, void **self)
     }
     for (uint32_t c = 0; c < no; c++)
         s->last_valid[c] = s->pend_from[c] = -1;
+    s->in.v = malloc(no * sizeof *s->in.v);
+    s->last.v = malloc(no * sizeof *s->last.v);
+    if (!s->in.v || !s->last.v) {
+        h->error(h, "out of memory");
+        goto out;
+    }
+    if (s->disorder == DO_SORT && s->tcol >= 0) {
+        size_t wcap = s->sort_window + 1;
+        s->win = calloc(wcap, sizeof *s->win);
+        s->winv = malloc(wcap * no * sizeof *s->winv);
+        s->word = malloc(wcap * sizeof *s->word);
+        s->wfree = malloc(wcap * sizeof *s->wfree);
+        if (!s->win || !s->winv || !s->word || !s->wfree) {
+            h->error(h, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < wcap; k++)
+            s->win[k].v = s->winv + k * no;
+    }
+    reset_order(s);
 
     /* The rate: probe the first rows for their timestamps. */
     s->rate = pv[P_RATE].f;
     if (s->tcol >= 0) {
         size_t probe = (size_t)pv[P_PROBE].i;
-        /* remember where the data starts */
+        /* where the data starts: the mark */
         uint64_t line0 = s->line;
         int started0 = s->started;
-        off_t pos = lseek(s->fd, 0, SEEK_CUR);
-        off_t data_off = pos - (off_t)(s->end - s->beg);
         s->probing = 1;
-        while (s->n_probe < probe) {
-            p = next_line(s, &len);
-            if (p == (char *)-1)
+        while (s->n_probe < probe && s->beg - s->mark < PROBE_BYTES) {
+            row *r;
+            int got = next_row(s, &r);
+            if (got < 0)
                 goto out;
-            if (!p)
+            if (!got)
                 break;
-            if (parse_row(s, p, len) < 0)
+            if (accept_row(s, r) < 0)
                 goto out;
         }
         s->probing = 0;
@@ -1194,22 +1553,17 @@ static int sensor_open(const joule_open_args *a, void **self)
             h->error(h, "%s: a single data row: cannot infer the rate (set rate)", s->path);
             goto out;
         }
-        /* back to the first data row */
+        /* back to the first data row, still in the buffer */
         s->line = line0;
         s->started = started0;
-        if (pos < 0 || lseek(s->fd, data_off, SEEK_SET) < 0) {
-            h->error(h, "%s: cannot seek: %s", s->path, strerror(errno));
-            goto out;
-        }
-        s->beg = s->end = 0;
-        s->eof = 0;
-        s->have_t0 = 0;
-        s->prev_line = 0;
+        s->beg = s->mark;
+        reset_order(s);
         free(s->probe_t);
         s->probe_t = NULL;
     } else {
         s->resample = RS_NONE;
     }
+    s->marked = 0;
     joule_format *o = &a->outputs[0];
     o->kind = JOULE_SIGNAL;
     o->n_columns = no;
@@ -1260,13 +1614,13 @@ static int sensor_process(void *self, uint32_t port, const joule_buffer *in, jou
     while (n < cap) {
         double tk = (double)s->k / rate;
         if (s->have1 && tk < s->t1) {
-            float *row = dst + (size_t)n * nc;
+            float *o = dst + (size_t)n * nc;
             if (linear) {
                 double w = (tk - s->t0) / (s->t1 - s->t0);
                 for (uint32_t c = 0; c < nc; c++)
-                    row[c] = (float)((double)s->v0[c] + ((double)s->v1[c] - (double)s->v0[c]) * w);
+                    o[c] = (float)((double)s->v0[c] + ((double)s->v1[c] - (double)s->v0[c]) * w);
             } else {
-                memcpy(row, s->v0, nc * sizeof *row);
+                memcpy(o, s->v0, nc * sizeof *o);
             }
             n++;
             s->k++;
@@ -1329,6 +1683,12 @@ static void sensor_close(void *self)
     jp_names_free(&s->names);
     free(s->colmap);
     free(s->probe_t);
+    free(s->in.v);
+    free(s->last.v);
+    free(s->win);
+    free(s->winv);
+    free(s->word);
+    free(s->wfree);
     free(s->qt);
     free(s->qv);
     free(s->qmiss);

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Run a sensor → csv graph with the given sensor parameters on `text`
  * (written as `name`). Returns joule's exit status; on success the output
@@ -102,7 +106,7 @@ START_TEST(dialects)
     static const char *const texts[] = {
         "t,ax,ay\n0,1.5,-2\n0.01,2.5,-3\n0.02,3.5,-4\n",
         "\xEF\xBB\xBFt,ax,ay\r\n0,1.5,-2\r\n0.01,2.5,-3\r\n0.02,3.5,-4\r\n",
-        "# recorded by hand\nt\tax\tay\n\n0\t1.5\t-2\n  # a comment\n0.01\t2.5\t-3\n0.02\t3.5\t-4",
+        "# recorded by hand\nt\tax\tay\n\n0\t1.5\t-2\n  # a comment\n0.01\t2.5\t-3\n0.02\t3.5\t-4\n",
         "t;ax;ay\n0;1,5;-2\n0,01;2,5;-3\n0,02;3,5;-4\n",
         "\"t\",\"ax\",\"ay\"\n\"0\",\"1.5\",-2\n0.01, 2.5 ,\"-3\"\n0.02,3.5,-4\n",
     };
@@ -283,15 +287,18 @@ START_TEST(parse_errors)
     expect_error("walk.csv", "t,status,ax\n0,1,2\n1,1,2\n2,1,abc\n", "", "walk.csv:4:3: text 'abc' in numeric column 'ax'");
     expect_error("walk.csv", "t,x\n0,1\n1,2.5.1\n", "", "walk.csv:3:2: malformed number '2.5.1' in column 'x'");
     expect_error("walk.csv", "t,x\n0,1\n1,inf\n", "", "walk.csv:3:2: infinite value 'inf' in column 'x'");
-    expect_error("walk.csv", "t,x\n0,1\n1,2\n0.5,3\n", "", "walk.csv:4:1: timestamp 0.5 s is earlier than the previous one (line 3)");
-    expect_error("walk.csv", "t,x\n0,1\n1,2\n1,3\n", "", "walk.csv:4:1: timestamp 1 s duplicates the previous one (line 3)");
+    expect_error("walk.csv", "t,x\n0,1\n1,2\n0.5,3\n", "", "walk.csv:4:1: timestamp 0.5 is earlier than the previous one, 1 (line 3)");
+    expect_error("walk.csv", "t,x\n0,1\n1,2\n1,3\n", "", "walk.csv:4:1: timestamp 1 repeats the previous one, 1 (line 3), with different values");
     expect_error("walk.csv", "t,x\n0,1\nzz,2\n", "", "walk.csv:3:1: text 'zz' in time column 't'");
     expect_error("walk.csv", "t,x\n0,1\n1,\"2\n", "", "walk.csv:3:2: unterminated quote");
     expect_error("walk.csv", "t,x\n", "", "walk.csv: no data rows");
     expect_error("walk.csv", "", "", "walk.csv: no data rows");
     expect_error("walk.csv", "a,b\n1,2\n", "", "no time column: set rate");
-    /* a truncated file: the last row cut short */
-    expect_error("walk.csv", "t,x,y\n0,1,2\n0.01,3,4\n0.02,5", "", "walk.csv:4: 2 fields, expected 3");
+    /* a truncated file: the last row cut short, or only its line end
+     * missing (a value cut from 5.25 to 5.2 must not pass for whole) */
+    expect_error("walk.csv", "t,x,y\n0,1,2\n0.01,3,4\n0.02,5", "", "walk.csv:4: unterminated last line");
+    expect_error("walk.csv", "t,x,y\n0,1,2\n0.01,3,4\n0.02,5,5.2", "", "walk.csv:4: unterminated last line");
+    expect_error("walk.csv", "t,x,y", "", "walk.csv:1: unterminated last line");
     /* a missing file */
     ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", tu_path("sensor.ini"), tu_path("nope.csv"), tu_path("out")), 1);
     ck_assert(strstr(tu_stderr(), "nope.csv: cannot open") != NULL);
@@ -441,6 +448,148 @@ START_TEST(max_missing_exact)
 }
 END_TEST
 
+/* Exactly repeated rows (a logging artifact) are dropped with one warning
+ * that counts them; the data is what it would be without them. */
+START_TEST(repeated_rows)
+{
+    tu_csv c;
+    ck_assert_msg(run("rep.csv", "t,x,y\n0,1,5\n1,2,6\n1,2,6\n2,3,7\n3,4,8\n3,4,8\n3,4,8\n", "", &c) == 0, "%s",
+                  tu_stderr());
+    ck_assert_uint_eq(c.rows, 4);
+    for (size_t k = 0; k < 4; k++) {
+        ck_assert_double_eq_tol(at(&c, k, "time"), (double)k, 1e-9);
+        ck_assert_double_eq(at(&c, k, "x"), (double)k + 1);
+        ck_assert_double_eq(at(&c, k, "y"), (double)k + 5);
+    }
+    tu_csv_free(&c);
+    const char *w = strstr(tu_stderr(), "dropped 3 exactly repeated rows (first at line 4)");
+    ck_assert_msg(w != NULL, "%s", tu_stderr());
+    ck_assert_msg(!strstr(w + strlen("dropped 3 exactly repeated"), "exactly repeated"), "one warning only: %s", tu_stderr());
+}
+END_TEST
+
+/* A timestamp that repeats with other values or goes backwards follows
+ * `disorder`: error (default, with the place), drop, or sort within the
+ * window. */
+START_TEST(disorder)
+{
+    const char *text = "t,x\n0,0\n1,10\n3,30\n2,20\n4,40\n5,50\n";
+    expect_error("dis.csv", text, "", "dis.csv:5:1: timestamp 2 is earlier than the previous one, 3 (line 4)");
+    tu_csv c;
+    /* drop: the row at t = 2 is gone, the others kept as they are */
+    ck_assert_msg(run("dis.csv", text, "disorder = drop\nresample = none", &c) == 0, "%s", tu_stderr());
+    ck_assert_msg(strstr(tu_stderr(), "dropped 1 row whose timestamp did not increase (line 5"), "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 5);
+    static const double kept[] = {0, 10, 30, 40, 50};
+    for (size_t k = 0; k < 5; k++)
+        ck_assert_double_eq(at(&c, k, "x"), kept[k]);
+    tu_csv_free(&c);
+    /* sort: every row kept, in time order */
+    ck_assert_msg(run("dis.csv", text, "disorder = sort\nresample = none", &c) == 0, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 6);
+    for (size_t k = 0; k < 6; k++) {
+        ck_assert_double_eq_tol(at(&c, k, "time"), (double)k, 1e-9);
+        ck_assert_double_eq(at(&c, k, "x"), 10.0 * (double)k);
+    }
+    tu_csv_free(&c);
+    /* a repeated time with other values */
+    expect_error("dis.csv", "t,x\n0,0\n1,1\n1,2\n2,3\n", "", "dis.csv:4:1: timestamp 1 repeats the previous one");
+    ck_assert_msg(run("dis.csv", "t,x\n0,0\n1,1\n1,2\n2,3\n", "disorder = drop", &c) == 0, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 3);
+    ck_assert_double_eq(at(&c, 1, "x"), 1);
+    tu_csv_free(&c);
+    /* sort, but a row further out of order than the window */
+    char big[4096], *p = big;
+    p += sprintf(p, "t,x\n");
+    for (int i = 1; i <= 20; i++)
+        p += sprintf(p, "%d,%d\n", i, i);
+    p += sprintf(p, "0,0\n");
+    outdir = "errout";
+    int rc = run("far.csv", big, "disorder = sort\nsort_window = 8", NULL);
+    outdir = "out";
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, tu_stderr());
+    ck_assert_msg(strstr(tu_stderr(), "far.csv:22"), "%s", tu_stderr());
+    assert_no_output();
+}
+END_TEST
+
+/* 19-digit nanosecond timestamps above INT64_MAX are exact; longer ones
+ * are refused, not rounded. */
+START_TEST(ns_beyond_int64)
+{
+    /* Rows 10 ns apart across INT64_MAX (9223372036854775807): a double
+     * there is 1024 ns coarse, so rounded timestamps would collide. Exact,
+     * they give a 100 MHz grid whose samples are the rows themselves. */
+    char text[1024], *p = text;
+    p += sprintf(p, "timestamp,x\n");
+    for (unsigned long long k = 0; k < 8; k++)
+        p += sprintf(p, "%llu,%llu\n", 9223372036854775787ULL + 10 * k, k);
+    tu_csv c;
+    ck_assert_msg(run("big_ns.csv", text, "time_unit = ns", &c) == 0, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 8);
+    for (size_t k = 0; k < 8; k++) {
+        ck_assert_double_eq_tol(at(&c, k, "time"), (double)k * 1e-8, 1e-15);
+        ck_assert_double_eq_tol(at(&c, k, "x"), (double)k, 1e-6);
+    }
+    tu_csv_free(&c);
+    /* the largest 19-digit values, near 10^19 */
+    p = text;
+    p += sprintf(p, "timestamp,x\n");
+    for (unsigned long long k = 0; k < 4; k++)
+        p += sprintf(p, "%llu,%llu\n", 9999999999999999959ULL + 10 * k, k);
+    ck_assert_msg(run("big_ns.csv", text, "time_unit = ns", &c) == 0, "%s", tu_stderr());
+    ck_assert_uint_eq(c.rows, 4);
+    ck_assert_double_eq_tol(at(&c, 3, "x"), 3, 1e-6);
+    tu_csv_free(&c);
+    expect_error("big_ns.csv", "timestamp,x\n18446744073709551610,1\n18446744073709551611,2\n", "time_unit = ns",
+                 "big_ns.csv:2:1: timestamp '18446744073709551610' has more than 19 digits");
+}
+END_TEST
+
+/* A FIFO (a live stream, standard input) reads as the same text in a
+ * regular file does: nothing is rewound. */
+START_TEST(fifo_input)
+{
+    char text[65536], *p = text;
+    p += sprintf(p, "t,x\n");
+    for (int i = 0; i < 3000; i++)
+        p += sprintf(p, "%.2f,%d\n", i * 0.01, i % 97);
+    tu_csv want, got;
+    ck_assert_msg(run("plain.csv", text, "", &want) == 0, "%s", tu_stderr());
+    const char *fifo = tu_path("live.csv");
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(fifo, O_WRONLY);
+        size_t len = strlen(text), off = 0;
+        while (fd >= 0 && off < len) {
+            ssize_t w = write(fd, text + off, len - off > 1000 ? 1000 : len - off);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    const char *gp = tu_path("sensor.ini");
+    tu_write_file(gp, "[in]\nplugin = sensor\n\n[out]\nplugin = csv\ninput = in\npath = {stem}.out.csv\n");
+    int rc = tu_joule("run '%s' '%s' -o '%s'", gp, fifo, tu_path("out"));
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(rc == 0, "%s", tu_stderr());
+    char out[700];
+    snprintf(out, sizeof out, "%s/live.out.csv", tu_path("out"));
+    ck_assert_int_eq(tu_csv_read(out, &got), 0);
+    ck_assert_uint_eq(got.rows, want.rows);
+    ck_assert_uint_eq(got.rows, 3000);
+    for (size_t i = 0; i < got.rows * got.cols; i++)
+        ck_assert_double_eq(got.v[i], want.v[i]);
+    tu_csv_free(&want);
+    tu_csv_free(&got);
+}
+END_TEST
+
 START_TEST(chunk_invariance)
 {
     gg_rng r = {777};
@@ -485,6 +634,10 @@ static Suite *sensor_suite(void)
     tcase_add_test(tc, float_range);
     tcase_add_test(tc, rate_limits);
     tcase_add_test(tc, max_missing_exact);
+    tcase_add_test(tc, repeated_rows);
+    tcase_add_test(tc, disorder);
+    tcase_add_test(tc, ns_beyond_int64);
+    tcase_add_test(tc, fifo_input);
     tcase_add_test(tc, chunk_invariance);
     suite_add_tcase(s, tc);
     return s;
