@@ -92,7 +92,8 @@ START_TEST(test_dir)
     /* a second folder with the same plugins: the first wins, the second is
      * listed as shadowed */
     ck_assert_int_eq(joule_registry_add_dir(reg, plugins_dir()), 0);
-    ck_assert_uint_eq(joule_registry_count(reg), 4); /* t_pass, t_join, t_burst, t_gen */
+    /* t_pass, t_join, t_burst, t_gen (good_test.so); t_bad, t_badsrc (bad_plugin.so) */
+    ck_assert_uint_eq(joule_registry_count(reg), 6);
     const char *why = find_failure(reg, "good_test.so");
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, "is shadowed by"));

@@ -219,9 +219,10 @@ static void call_enter(const jl_nrt *n, int call)
     jl_cur.node = (int)n->index;
     jl_cur.call = call;
     if (jl_watching) {
-        jl_slot *s = &jl_watching->slots[j->slot];
-        __atomic_store_n(&s->node, (int)n->index, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->call, call, __ATOMIC_RELAXED);
+        jl_call_rec *c = &jl_watching->calls[j->slot * jl_watching->n_nodes + n->index];
+        double now = jl_now();
+        __atomic_store(&c->since, &now, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->call, call, __ATOMIC_RELEASE);
     }
 }
 
@@ -229,7 +230,8 @@ static void call_leave(const jl_nrt *n)
 {
     jl_cur.call = JL_CALL_NONE;
     if (jl_watching)
-        __atomic_store_n(&jl_watching->slots[n->job->slot].call, JL_CALL_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&jl_watching->calls[n->job->slot * jl_watching->n_nodes + n->index].call, JL_CALL_NONE,
+                         __ATOMIC_RELEASE);
 }
 
 static void slot_state(const jl_job *j, int state)

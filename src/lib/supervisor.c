@@ -305,6 +305,28 @@ static void drain(sup *s, int fd, char **buf, size_t *len)
     }
 }
 
+/* The plugin call input `slot` is in, the longest-running if several of
+ * its nodes are in one (the one that hangs), or JL_CALL_NONE; its node in
+ * *node. */
+static int slot_call(const jl_watch *w, size_t slot, int *node)
+{
+    int call = JL_CALL_NONE;
+    double first = 0;
+    *node = 0;
+    for (size_t k = 0; k < w->n_nodes; k++) {
+        const jl_call_rec *c = &w->calls[slot * w->n_nodes + k];
+        int ck = __atomic_load_n(&c->call, __ATOMIC_ACQUIRE);
+        double since;
+        __atomic_load(&c->since, &since, __ATOMIC_RELAXED);
+        if (ck != JL_CALL_NONE && (call == JL_CALL_NONE || since < first)) {
+            call = ck;
+            first = since;
+            *node = (int)k;
+        }
+    }
+    return call;
+}
+
 /* After a worker ended without finishing: account for the inputs it had
  * in flight. `how` says how it ended; `stuck` is the input it was killed
  * for (a time limit), or -1. */
@@ -319,23 +341,23 @@ static void after_death(sup *s, int status, long stuck, int interrupted)
         jl_slot *sl = &w->slots[i];
         if (slot_get(sl) != JL_SLOT_RUNNING)
             continue;
+        int node, call = slot_call(w, i, &node);
         if ((long)i == stuck) {
-            char *nt = node_text(s, sl->node);
-            if (sl->call != JL_CALL_NONE)
-                fail_slot(s, i, "timed out after %.3g s, stuck in %s, in %s", s->timeout, nt,
-                          jl_call_name(sl->call));
+            char *nt = node_text(s, node);
+            if (call != JL_CALL_NONE)
+                fail_slot(s, i, "timed out after %.3g s, stuck in %s, in %s", s->timeout, nt, jl_call_name(call));
             else
                 fail_slot(s, i, "timed out after %.3g s", s->timeout);
             free(nt);
         } else if ((long)i == culprit) {
             char *nt = node_text(s, w->culprit_node);
-            const char *call = jl_call_name(w->culprit_call);
+            const char *cn = jl_call_name(w->culprit_call);
             if (w->culprit_sig) {
                 char *sn = describe_sig(w->culprit_sig);
-                fail_slot(s, i, "%s: crashed with %s in %s", nt, sn, call);
+                fail_slot(s, i, "%s: crashed with %s in %s", nt, sn, cn);
                 free(sn);
             } else {
-                fail_slot(s, i, "%s: called exit() in %s, which would have ended the run", nt, call);
+                fail_slot(s, i, "%s: called exit() in %s, which would have ended the run", nt, cn);
             }
             free(nt);
         } else if (interrupted) {
@@ -347,12 +369,13 @@ static void after_death(sup *s, int status, long stuck, int interrupted)
             /* in flight beside the culprit, through no fault of its own:
              * the next worker starts it again */
             sl->retries++;
+            /* the dead worker's calls are over */
+            memset(&w->calls[i * w->n_nodes], 0, w->n_nodes * sizeof *w->calls);
             __atomic_store_n(&sl->state, JL_SLOT_PENDING, __ATOMIC_RELEASE);
         } else {
-            char *nt = node_text(s, sl->node);
-            fail_slot(s, i, "the worker process ended (%s) while this input was in flight%s%s%s", how,
-                      sl->call != JL_CALL_NONE ? ", in " : "", sl->call != JL_CALL_NONE ? nt : "",
-                      sl->call != JL_CALL_NONE ? "" : "");
+            char *nt = node_text(s, node);
+            fail_slot(s, i, "the worker process ended (%s) while this input was in flight%s%s", how,
+                      call != JL_CALL_NONE ? ", in " : "", call != JL_CALL_NONE ? nt : "");
             free(nt);
         }
     }
@@ -363,7 +386,10 @@ static jl_watch *watch_new(size_t n_slots, size_t n_nodes, size_t *size)
 {
     size_t head = sizeof(jl_watch) + n_slots * sizeof(jl_slot);
     head = (head + 63) & ~(size_t)63;
-    *size = head + n_nodes * sizeof(jl_node_stats);
+    size_t stats = (n_nodes * sizeof(jl_node_stats) + 63) & ~(size_t)63;
+    /* untouched pages of the call records cost nothing: anonymous memory
+     * is allocated where it is written */
+    *size = head + stats + n_slots * n_nodes * sizeof(jl_call_rec);
     void *p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -371,9 +397,9 @@ static jl_watch *watch_new(size_t n_slots, size_t n_nodes, size_t *size)
     w->n_slots = n_slots;
     w->n_nodes = n_nodes;
     w->stats = (jl_node_stats *)(void *)((char *)p + head);
+    w->calls = (jl_call_rec *)(void *)((char *)p + head + stats);
     w->culprit_slot = -1;
-    for (size_t i = 0; i < n_slots; i++)
-        w->slots[i].call = JL_CALL_NONE;
+    /* JL_CALL_NONE is 0: the zeroed records say "in no call" */
     return w;
 }
 

@@ -28,13 +28,20 @@ const char *jl_call_name(int call);
 
 typedef struct jl_slot {
     int state;
-    int node, call;     /* the plugin call last started for this job, or
-                           JL_CALL_NONE between calls                   */
     int timed_out;      /* set by the supervisor: fail at the next step */
     int retries;        /* times it was in flight when a worker died     */
     double started;     /* jl_now() when the job was opened              */
     double frac;        /* share of the input read so far (progress)     */
 } jl_slot;
+
+/* The plugin call one node of one job is in, or JL_CALL_NONE: one record
+ * per input and node, because a job's nodes run on several threads at
+ * once (a record per job would be overwritten by a sibling's short call
+ * while another call hangs), while one node's calls never overlap. */
+typedef struct jl_call_rec {
+    int call;
+    double since;       /* jl_now() when it started */
+} jl_call_rec;
 
 typedef struct jl_watch {
     /* Set by the worker's crash and exit() handlers from the thread that
@@ -47,6 +54,7 @@ typedef struct jl_watch {
     uint64_t bytes_read;
     size_t n_slots, n_nodes;
     jl_node_stats *stats; /* n_nodes, in this shared block */
+    jl_call_rec *calls;   /* n_slots × n_nodes, slot-major, in this block */
     jl_slot slots[];
 } jl_watch;
 
