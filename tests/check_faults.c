@@ -166,8 +166,9 @@ START_TEST(test_timeout)
     expect("hang", "open", "stuck in node 'bad' (t_bad 6.6.6), in open", "--timeout 500ms");
     /* the graph's own setting */
     bad_graph("hang", "finish");
-    char g[1200];
-    snprintf(g, sizeof g, "[graph]\ntimeout = 1s\n%s", tu_read_file(tu_path("g.ini")));
+    char g[1200], *text = tu_read_file(tu_path("g.ini"));
+    snprintf(g, sizeof g, "[graph]\ntimeout = 1s\n%s", text);
+    free(text);
     tu_write_file(tu_path("g.ini"), g);
     ck_assert_int_eq(run3("gt", ""), 1);
     ck_assert_msg(strstr(tu_stderr(), "b.wav: timed out after 1 s, stuck in node 'bad'"), "%s", tu_stderr());

@@ -148,7 +148,7 @@ static void h_lock(const joule_host *h, const char *name)
     (void)name;
 }
 
-static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL};
+static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL, NULL};
 
 /* Open the filter (low-pass 3 Hz, order 4) on two columns at 100 Hz whose
  * format carries `in_flags`. */

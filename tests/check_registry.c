@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *plugins_dir(void)
 {
@@ -92,8 +95,9 @@ START_TEST(test_dir)
     /* a second folder with the same plugins: the first wins, the second is
      * listed as shadowed */
     ck_assert_int_eq(joule_registry_add_dir(reg, plugins_dir()), 0);
-    /* t_pass, t_join, t_burst, t_gen (good_test.so); t_bad, t_badsrc (bad_plugin.so) */
-    ck_assert_uint_eq(joule_registry_count(reg), 6);
+    /* t_pass, t_join, t_burst, t_gen (good_test.so); t_bad, t_badsrc
+     * (bad_plugin.so); t_ctor (bad_ctor.so) */
+    ck_assert_uint_eq(joule_registry_count(reg), 7);
     const char *why = find_failure(reg, "good_test.so");
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, "is shadowed by"));
@@ -119,6 +123,165 @@ START_TEST(test_cli_lists_failures)
 }
 END_TEST
 
+/* A folder of objects that misbehave while loaded, copies of bad_ctor.so
+ * named for what they do, next to a good one, a FIFO and a folder named
+ * *.so. Returns the folder. */
+static const char *bad_folder(int with_hang)
+{
+    const char *dir = tu_path(with_hang ? "plugs-hang" : "plugs");
+    mkdir(dir, 0700);
+    static const char *const names[] = {"a_crash.so", "b_abort.so", "c_exit.so", "d_defects.so", "e_logged.so"};
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/bad_ctor.so", plugins_dir());
+    ck_assert(tu_exists(src));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+        ck_assert_int_eq(tu_copy_file(src, dst), 0);
+    }
+    if (with_hang) {
+        snprintf(dst, sizeof dst, "%s/f_hang.so", dir);
+        ck_assert_int_eq(tu_copy_file(src, dst), 0);
+    }
+    snprintf(src, sizeof src, "%s/good_test.so", plugins_dir());
+    snprintf(dst, sizeof dst, "%s/good.so", dir);
+    ck_assert_int_eq(tu_copy_file(src, dst), 0);
+    snprintf(dst, sizeof dst, "%s/x.so", dir);
+    unlink(dst);
+    ck_assert_int_eq(mkfifo(dst, 0600), 0);
+    snprintf(dst, sizeof dst, "%s/sub.so", dir);
+    mkdir(dst, 0700);
+    return dir;
+}
+
+/* Constructors that crash, abort or exit fail only their own object; a
+ * FIFO on the path is skipped unopened; defective descriptors are refused
+ * with the defect named; the good plugins load. */
+START_TEST(test_bad_constructors)
+{
+    const char *dir = bad_folder(0);
+    joule_registry *reg = joule_registry_new();
+    ck_assert_int_eq(joule_registry_add_dir(reg, dir), 0);
+    if (!joule_registry_find(reg, "t_pass")) {
+        char all[8192] = "";
+        for (size_t i = 0; i < joule_registry_failure_count(reg); i++) {
+            const char *p, *w = joule_registry_failure(reg, i, &p);
+            snprintf(all + strlen(all), sizeof all - strlen(all), "| %s: %s", p, w);
+        }
+        ck_abort_msg("no t_pass %s", all);
+    }
+    ck_assert_ptr_nonnull(joule_registry_find(reg, "t_pass"));
+    const char *why = find_failure(reg, "a_crash.so");
+    ck_assert_msg(why && strstr(why, "crashed with SIGSEGV while being loaded"), "%s", why ? why : "(none)");
+    why = find_failure(reg, "b_abort.so");
+    ck_assert_msg(why && strstr(why, "crashed with SIGABRT while being loaded"), "%s", why ? why : "(none)");
+    why = find_failure(reg, "c_exit.so");
+    ck_assert_msg(why && strstr(why, "called exit(3) while being loaded"), "%s", why ? why : "(none)");
+    why = find_failure(reg, "x.so");
+    ck_assert_msg(why && strstr(why, "skipped: a FIFO"), "%s", why ? why : "(none)");
+    why = find_failure(reg, "sub.so");
+    ck_assert_msg(why && strstr(why, "skipped: a directory"), "%s", why ? why : "(none)");
+    /* every defect, each named */
+    static const char *const defects[] = {
+        "plugin 't_def_range': its default for n = 0 is below the minimum 1 (a defect of the plugin)",
+        "plugin 't_def_enum': its default for mode",
+        "plugin 't_dup_param' declares parameter 'gain' twice",
+        "plugin 't_dup_out' declares output 'out' twice",
+    };
+    for (size_t k = 0; k < sizeof defects / sizeof defects[0]; k++) {
+        int seen = 0;
+        for (size_t i = 0; i < joule_registry_failure_count(reg); i++)
+            seen |= strstr(joule_registry_failure(reg, i, NULL), defects[k]) != NULL;
+        ck_assert_msg(seen, "not reported: %s", defects[k]);
+    }
+    ck_assert_ptr_null(joule_registry_find(reg, "t_def_range"));
+    ck_assert_ptr_null(joule_registry_find(reg, "t_dup_out"));
+    /* the e_logged.so copy of the good t_ctor: loadable */
+    ck_assert_ptr_nonnull(joule_registry_find(reg, "t_ctor"));
+    joule_registry_free(reg);
+}
+END_TEST
+
+/* The commands: `plugins` lists the broken objects under "not loaded" and
+ * succeeds, `validate` and `run` work with a graph of good plugins, and a
+ * constructor that hangs costs a bounded wait. */
+START_TEST(test_cli_bad_constructors)
+{
+    const char *dir = bad_folder(1);
+    double t0 = (double)time(NULL);
+    ck_assert_int_eq(tu_joule("plugins --plugin-path '%s'", dir), 0);
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "'%s' plugins --plugin-path '%s' > '%s' 2>/dev/null", getenv("JOULE"), dir,
+                              tu_path("plugins.txt")), 0);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    ck_assert_double_lt((double)time(NULL) - t0, 30);
+    char *out = tu_read_file(tu_path("plugins.txt"));
+    ck_assert_ptr_nonnull(strstr(out, "t_pass"));
+    ck_assert_ptr_nonnull(strstr(out, "t_ctor"));
+    const char *nl = strstr(out, "not loaded:");
+    ck_assert_ptr_nonnull(nl);
+    ck_assert_msg(strstr(nl, "a_crash.so: crashed with SIGSEGV"), "%s", out);
+    ck_assert_msg(strstr(nl, "c_exit.so: called exit(3)"), "%s", out);
+    ck_assert_msg(strstr(nl, "f_hang.so: did not finish loading"), "%s", out);
+    ck_assert_msg(strstr(nl, "x.so: skipped: a FIFO"), "%s", out);
+    free(out);
+    /* a graph of good plugins validates and runs beside them */
+    const char *wav = tu_path("tone.wav");
+    float x[800];
+    for (int i = 0; i < 800; i++)
+        x[i] = 0.25f;
+    tu_write_wav(wav, 8000, 1, 800, x, 0);
+    const char *g = tu_path("pass.ini");
+    tu_write_file(g, "[in]\nplugin = sndfile\n[p]\nplugin = t_pass\ninput = in\n"
+                     "[out]\nplugin = csv\ninput = p\npath = {stem}.pass.csv\n");
+    ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s'", g, dir), 0);
+    ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s' --plugin-path '%s:%s'", g, wav, tu_path("o"), dir,
+                              plugins_dir()), 0);
+    /* naming a broken one says why it is not there */
+    tu_write_file(g, "[in]\nplugin = sndfile\n[p]\nplugin = t_def_range\ninput = in\n"
+                     "[out]\nplugin = csv\ninput = p\npath = {stem}.pass.csv\n");
+    ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s'", g, dir), 2);
+    ck_assert_msg(strstr(tu_stderr(), "plugin 't_def_range' failed to load: plugin 't_def_range': its default for n"),
+                  "%s", tu_stderr());
+}
+END_TEST
+
+/* `validate` loads into its own process only the objects its graph names:
+ * an object it does not use is loaded once, by the probing child, and one
+ * it uses once more, by joule itself. */
+START_TEST(test_lazy_loading)
+{
+    const char *dir = bad_folder(0);
+    const char *log = tu_path("loads.txt");
+    unlink(log);
+    setenv("JOULE_TEST_CTOR_LOG", log, 1);
+    const char *g = tu_path("lazy.ini");
+    tu_write_file(g, "[in]\nplugin = sndfile\n[p]\nplugin = t_pass\ninput = in\n"
+                     "[out]\nplugin = csv\ninput = p\npath = {stem}.x.csv\n");
+    ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s:%s'", g, dir, plugins_dir()), 0);
+    char *text = tu_read_file(log);
+    ck_assert_ptr_nonnull(text);
+    /* e_logged.so and d_defects.so: probed, never loaded by joule (the
+     * crashing ones log before they die: 3 more probe lines) */
+    size_t lines = 0;
+    for (char *c = text; *c; c++)
+        lines += *c == '\n';
+    free(text);
+    ck_assert_uint_eq(lines, 5 + 1); /* + bad_ctor.so in the second folder */
+    unlink(log);
+    tu_write_file(g, "[in]\nplugin = sndfile\n[p]\nplugin = t_ctor\ninput = in\n"
+                     "[out]\nplugin = csv\ninput = p\npath = {stem}.x.csv\n");
+    ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s:%s'", g, dir, plugins_dir()), 0);
+    text = tu_read_file(log);
+    lines = 0;
+    for (char *c = text; *c; c++)
+        lines += *c == '\n';
+    free(text);
+    ck_assert_uint_eq(lines, 6 + 1); /* e_logged.so, which provides t_ctor, loaded by joule too */
+    unsetenv("JOULE_TEST_CTOR_LOG");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("registry");
@@ -129,6 +292,10 @@ int main(void)
     tcase_add_test(tc, test_not_a_library);
     tcase_add_test(tc, test_dir);
     tcase_add_test(tc, test_cli_lists_failures);
+    tcase_add_test(tc, test_bad_constructors);
+    tcase_add_test(tc, test_cli_bad_constructors);
+    tcase_add_test(tc, test_lazy_loading);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

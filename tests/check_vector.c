@@ -173,7 +173,7 @@ static void h_lock(const joule_host *h, const char *name)
     (void)name;
 }
 
-static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL};
+static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL, NULL};
 
 static void *open_vector(const joule_descriptor *d, uint32_t kind, const char *keep, const char *norm_cols,
                          joule_format *out)

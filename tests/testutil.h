@@ -17,6 +17,8 @@ void tu_write_wav(const char *path, int rate, int channels, size_t frames, const
 void tu_write_file(const char *path, const char *text);
 /* Read a whole file (malloc'd, NUL-terminated); NULL if missing. */
 char *tu_read_file(const char *path);
+/* Copy a file's bytes; 0 or -1. */
+int tu_copy_file(const char *from, const char *to);
 int tu_exists(const char *path);
 
 /* Run the joule command with the given arguments (a shell fragment), with

@@ -70,18 +70,27 @@ typedef struct joule_plugin_info {
 joule_registry *joule_registry_new(void);
 void joule_registry_free(joule_registry *reg);
 
-/* Load every plugin (*.so) in `dir`. Directories added first take
- * precedence: a plugin whose name is already known is not loaded again (it
- * is recorded as a failure, "shadowed by ..."). A directory that does not
- * exist is not an error. Objects that fail to load are recorded, with their
- * reason, rather than silently skipped. Returns 0, or JOULE_E_IO if `dir`
- * exists but cannot be read. */
+/* Add the plugin objects (*.so) in `dir` to those searched. Nothing is
+ * loaded yet: the first lookup probes every object added so far in a
+ * child process (one whose constructor crashes, calls exit() or hangs is
+ * recorded as a failure with what happened, and cannot take the caller
+ * with it), and then loads into this process only the object that
+ * provides the plugin asked for. Directories added first take precedence:
+ * a plugin whose name an earlier object provides is recorded as a failure,
+ * "shadowed by ...". A directory that does not exist is not an error;
+ * files that are not regular files (a FIFO, a device) are recorded as
+ * skipped without being opened. Returns 0, or JOULE_E_IO if `dir` exists
+ * but cannot be read. */
 int joule_registry_add_dir(joule_registry *reg, const char *dir);
 
-/* Load the plugins of one shared object. Returns 0 or JOULE_E_PLUGIN (the
- * reason is recorded as a failure). */
+/* Probe and load the plugins of one shared object now. Returns 0 or
+ * JOULE_E_PLUGIN (the reasons are recorded as failures). */
 int joule_registry_add_file(joule_registry *reg, const char *path);
 
+/* Listing loads every object that probed clean; a lookup by name loads
+ * only the one object that provides the name. Lookups change the registry
+ * (a const one too, as a cache): do not use one registry from several
+ * threads at once. */
 size_t joule_registry_count(const joule_registry *reg);
 const joule_plugin_info *joule_registry_get(const joule_registry *reg, size_t i);
 const joule_plugin_info *joule_registry_find(const joule_registry *reg,

@@ -20,6 +20,7 @@
 #include "graph.h"
 #include "param.h"
 #include "pathtpl.h"
+#include "registry.h"
 #include "util.h"
 
 #include <ini.h>
@@ -932,10 +933,9 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
     /* Nodes: every section but [graph] and [cache]. */
     g->nodes = jl_calloc(L.n ? L.n : 1, sizeof *g->nodes);
     const char **node_names = jl_calloc(L.n + 1, sizeof *node_names);
-    size_t n_plugins = joule_registry_count(reg);
-    const char **plugin_names = jl_calloc(n_plugins + 1, sizeof *plugin_names);
-    for (size_t i = 0; i < n_plugins; i++)
-        plugin_names[i] = joule_registry_get(reg, i)->desc->name;
+    /* for "did you mean": known by name only, their objects not loaded */
+    const char **plugin_names = NULL;
+    size_t n_plugins = 0;
     for (size_t i = 0; i < L.n; i++) {
         section *s = &L.secs[i];
         if (!strcmp(s->name, "graph") || !strcmp(s->name, "cache"))
@@ -968,6 +968,8 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
             continue;
         }
         if (!n->plugin) {
+            if (!plugin_names)
+                n_plugins = jl_registry_names(reg, &plugin_names);
             const char *sug = jl_suggest(k->value, plugin_names, n_plugins);
             if (sug)
                 gerr(&L, "%s: node '%s': unknown plugin '%s'; did you mean '%s'?", k->where, s->name, k->value,

@@ -231,29 +231,6 @@ static void probe(void *ctx, size_t *files_done, size_t *files_total, uint64_t *
     *bytes_total = total;
 }
 
-static const char *sig_name(int sig)
-{
-    switch (sig) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGILL: return "SIGILL";
-    case SIGFPE: return "SIGFPE";
-    case SIGABRT: return "SIGABRT";
-    case SIGSYS: return "SIGSYS";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGKILL: return "SIGKILL";
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    default: return NULL;
-    }
-}
-
-static char *describe_sig(int sig)
-{
-    const char *n = sig_name(sig);
-    return n ? jl_strdup(n) : jl_printf("signal %d", sig);
-}
-
 /* "node 'x' (plugin 1.0.0)" */
 static char *node_text(const sup *s, int node)
 {
@@ -335,7 +312,7 @@ static void after_death(sup *s, int status, long stuck, int interrupted)
     jl_watch *w = s->w;
     long culprit = __atomic_load_n(&w->culprit_slot, __ATOMIC_ACQUIRE);
     int known = culprit >= 0 || stuck >= 0;
-    char *how = WIFSIGNALED(status) ? describe_sig(WTERMSIG(status))
+    char *how = WIFSIGNALED(status) ? jl_signal_text(WTERMSIG(status))
                                     : jl_printf("exit status %d", WEXITSTATUS(status));
     for (size_t i = 0; i < s->n; i++) {
         jl_slot *sl = &w->slots[i];
@@ -353,7 +330,7 @@ static void after_death(sup *s, int status, long stuck, int interrupted)
             char *nt = node_text(s, w->culprit_node);
             const char *cn = jl_call_name(w->culprit_call);
             if (w->culprit_sig) {
-                char *sn = describe_sig(w->culprit_sig);
+                char *sn = jl_signal_text(w->culprit_sig);
                 fail_slot(s, i, "%s: crashed with %s in %s", nt, sn, cn);
                 free(sn);
             } else {

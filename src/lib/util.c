@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,4 +221,22 @@ double jl_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+char *jl_signal_text(int sig)
+{
+    const char *n = sig == SIGSEGV   ? "SIGSEGV"
+                    : sig == SIGBUS  ? "SIGBUS"
+                    : sig == SIGILL  ? "SIGILL"
+                    : sig == SIGFPE  ? "SIGFPE"
+                    : sig == SIGABRT ? "SIGABRT"
+                    : sig == SIGSYS  ? "SIGSYS"
+                    : sig == SIGTRAP ? "SIGTRAP"
+                    : sig == SIGKILL ? "SIGKILL"
+                    : sig == SIGTERM ? "SIGTERM"
+                    : sig == SIGINT  ? "SIGINT"
+                    : sig == SIGHUP  ? "SIGHUP"
+                    : sig == SIGPIPE ? "SIGPIPE"
+                                     : NULL;
+    return n ? jl_strdup(n) : jl_printf("signal %d", sig);
 }

@@ -47,4 +47,8 @@ char *jl_escape(const char *s);
 /* Monotonic time in seconds. */
 double jl_now(void);
 
+/* "SIGSEGV" for a signal number ("signal 42" for one without a name):
+ * malloc'd. */
+char *jl_signal_text(int sig);
+
 #endif
