@@ -157,6 +157,24 @@ START_TEST(test_host_checks)
 }
 END_TEST
 
+/* check() is told how much room its message has: a plugin that writes
+ * past it is named as defective, and control characters in its message
+ * are shown escaped, on one line. */
+START_TEST(test_check_message)
+{
+    make_inputs();
+    bad_graph("check_overrun", "process");
+    ck_assert_int_eq(run3("ck1", ""), 2);
+    ck_assert_msg(strstr(tu_stderr(), "plugin 't_bad' wrote past the 512 bytes its check() was given"), "%s",
+                  tu_stderr());
+    bad_graph("check_ctrl", "process");
+    ck_assert_int_eq(run3("ck2", ""), 2);
+    ck_assert_msg(strstr(tu_stderr(), "refused\\nwith a second line\\x1b[31m"), "%s", tu_stderr());
+    const char *nl = strchr(tu_stderr(), '\n');
+    ck_assert_msg(nl && !nl[1], "one line: %s", tu_stderr());
+}
+END_TEST
+
 START_TEST(test_timeout)
 {
     reference();
@@ -299,6 +317,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_no_progress);
     tcase_add_test(t, test_host_checks);
     tcase_add_test(t, test_timeout);
+    tcase_add_test(t, test_check_message);
     tcase_add_test(t, test_in_process_still_works);
     suite_add_tcase(s, t);
     TCase *g = tcase_create("stopping");

@@ -629,10 +629,26 @@ static void check_params(loader *L, section *s, jl_node *n)
     }
     free(names);
     if (ok && d->check) {
-        char msg[512] = "";
-        if (d->check(n->values, msg, sizeof msg)) {
-            msg[sizeof msg - 1] = '\0';
-            gerr(L, "%s: node '%s': %s", n->where, n->name, *msg ? msg : "invalid parameters");
+        /* The plugin is told of MSG_SIZE bytes; the guard after them shows
+         * a plugin that writes past what it was given (a defect that would
+         * otherwise overwrite the host's memory unseen). Its text is
+         * escaped: it is shown on a terminal. */
+        enum { MSG_SIZE = 512, GUARD = 512 };
+        char msg[MSG_SIZE + GUARD];
+        memset(msg, 0, MSG_SIZE);
+        memset(msg + MSG_SIZE, 0x5a, GUARD);
+        int bad = d->check(n->values, msg, MSG_SIZE);
+        int over = 0;
+        for (size_t i = MSG_SIZE; i < sizeof msg && !over; i++)
+            over = msg[i] != 0x5a;
+        msg[MSG_SIZE - 1] = '\0';
+        if (over) {
+            gerr(L, "%s: node '%s': plugin '%s' wrote past the %d bytes its check() was given (a defect of the "
+                    "plugin)", n->where, n->name, d->name, MSG_SIZE);
+        } else if (bad) {
+            char *e = jl_escape(msg);
+            gerr(L, "%s: node '%s': %s", n->where, n->name, *e ? e : "invalid parameters");
+            free(e);
         }
     }
 }

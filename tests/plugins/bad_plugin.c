@@ -16,9 +16,10 @@
 
 static const char *const faults[] = {"none",      "segv",        "abort",      "exit",      "hang",
                                      "more",      "finish_ok",   "null_name",  "comma_name", "dup_names",
-                                     "understate", "huge_bound",  "oom",        "zero_rows", NULL};
+                                     "understate", "huge_bound",  "oom",        "zero_rows", "check_overrun",
+                                     "check_ctrl", NULL};
 enum { F_NONE, F_SEGV, F_ABORT, F_EXIT, F_HANG, F_MORE, F_FINISH_OK, F_NULL_NAME, F_COMMA_NAME, F_DUP_NAMES,
-       F_UNDERSTATE, F_HUGE_BOUND, F_OOM, F_ZERO_ROWS };
+       F_UNDERSTATE, F_HUGE_BOUND, F_OOM, F_ZERO_ROWS, F_CHECK_OVERRUN, F_CHECK_CTRL };
 static const char *const wheres[] = {"open", "process", "finish", NULL};
 enum { W_OPEN, W_PROCESS, W_FINISH };
 
@@ -169,6 +170,21 @@ static int src_process(void *self, uint32_t port, const joule_buffer *in, joule_
     return JOULE_OK;
 }
 
+/* At validation: check_overrun writes past the message size it is given,
+ * check_ctrl refuses with control characters in its message. */
+static int bad_check(const joule_value *p, char *msg, size_t size)
+{
+    if (p[0].e == F_CHECK_OVERRUN) {
+        memset(msg, 'x', size + 100);
+        return 1;
+    }
+    if (p[0].e == F_CHECK_CTRL) {
+        snprintf(msg, size, "refused\nwith a second line\x1b[31m");
+        return 1;
+    }
+    return 0;
+}
+
 static const joule_descriptor descs[] = {
     {
         .abi_version = JOULE_ABI_VERSION,
@@ -187,6 +203,7 @@ static const joule_descriptor descs[] = {
         .process = bad_process,
         .finish = bad_finish,
         .close = bad_close,
+        .check = bad_check,
     },
     {
         .abi_version = JOULE_ABI_VERSION,
