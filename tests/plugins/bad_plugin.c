@@ -17,9 +17,10 @@
 static const char *const faults[] = {"none",      "segv",        "abort",      "exit",      "hang",
                                      "more",      "finish_ok",   "null_name",  "comma_name", "dup_names",
                                      "understate", "huge_bound",  "oom",        "zero_rows", "check_overrun",
-                                     "check_ctrl", NULL};
+                                     "check_ctrl",    "big_alloc", NULL};
 enum { F_NONE, F_SEGV, F_ABORT, F_EXIT, F_HANG, F_MORE, F_FINISH_OK, F_NULL_NAME, F_COMMA_NAME, F_DUP_NAMES,
-       F_UNDERSTATE, F_HUGE_BOUND, F_OOM, F_ZERO_ROWS, F_CHECK_OVERRUN, F_CHECK_CTRL };
+       F_UNDERSTATE, F_HUGE_BOUND, F_OOM, F_ZERO_ROWS, F_CHECK_OVERRUN, F_CHECK_CTRL,
+       F_BIG_ALLOC };
 static const char *const wheres[] = {"open", "process", "finish", NULL};
 enum { W_OPEN, W_PROCESS, W_FINISH };
 
@@ -64,9 +65,11 @@ static int bad_open_common(const joule_open_args *a, void **self, bad **out, int
     b->where = (int)a->params[1].e;
     b->active = !*a->params[2].s || strstr(a->input_path, a->params[2].s) != NULL;
     b->rows = is_source ? a->params[3].i : 0;
-    if (b->active && b->fault == F_OOM) {
-        /* a library that aborts when an allocation fails */
-        void *p = malloc((size_t)1 << 40);
+    if (b->active && (b->fault == F_OOM || b->fault == F_BIG_ALLOC)) {
+        /* a library that aborts when an allocation fails: oom asks for
+         * more than any machine has, big_alloc for 2 GiB, which fails only
+         * under a memory limit (ulimit -v) */
+        void *p = malloc(b->fault == F_OOM ? (size_t)1 << 40 : (size_t)2 << 30);
         if (!p) {
             fprintf(stderr, "bad: alloc.c:29: assertion failed: p\n");
             abort();
