@@ -18,6 +18,8 @@ struct jl_progress {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    int held;     /* no display thread until released */
+    int running;  /* a display thread exists */
     jl_progress_probe probe;
     void *ctx;
     double t0;
@@ -100,6 +102,7 @@ jl_progress *jl_progress_start(jl_progress_probe probe, void *ctx)
         free(p);
         return NULL;
     }
+    p->running = 1;
     return p;
 }
 
@@ -107,11 +110,13 @@ void jl_progress_stop(jl_progress *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->tid, NULL);
+    if (p->running && !p->held) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->tid, NULL);
+    }
     draw(p, 1);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
@@ -120,12 +125,23 @@ void jl_progress_stop(jl_progress *p)
 
 void jl_progress_hold(jl_progress *p)
 {
-    if (p)
-        pthread_mutex_lock(&p->mu);
+    if (!p || p->held)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->tid, NULL);
+    p->stop = 0;
+    p->held = 1;
 }
 
 void jl_progress_release(jl_progress *p)
 {
-    if (p)
-        pthread_mutex_unlock(&p->mu);
+    if (!p || !p->held)
+        return;
+    p->held = 0;
+    /* if no thread can be started, the line just stops moving until the
+     * final state is drawn */
+    p->running = !pthread_create(&p->tid, NULL, run, p);
 }

@@ -21,9 +21,10 @@ void jl_progress_stop(jl_progress *p);
  * NULL p: just print it. */
 void jl_progress_message(jl_progress *p, const char *text);
 
-/* Keep the display thread from drawing (it draws only holding this), so
- * that a fork meanwhile cannot copy a stderr lock taken mid-line into the
- * child. NULL is a no-op. */
+/* End the display thread until release starts a new one, so that a fork
+ * meanwhile is the fork of a single-threaded process: no lock (stderr's,
+ * the allocator's) can be copied into the child held by a thread that does
+ * not exist there. NULL is a no-op. */
 void jl_progress_hold(jl_progress *p);
 void jl_progress_release(jl_progress *p);
 

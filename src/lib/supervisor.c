@@ -424,9 +424,10 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
         fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
         fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
         fflush(NULL); /* nothing buffered is written twice */
-        jl_progress_hold(s.progress);
+        jl_progress_hold(s.progress); /* fork a single-threaded process */
         pid_t pid = fork();
-        jl_progress_release(s.progress); /* in the child too: its copy is unused */
+        if (pid != 0)
+            jl_progress_release(s.progress); /* the child's copy stays held: it draws nothing */
         if (pid < 0) {
             fork_failed = errno;
             close(pfd[0]);
@@ -501,7 +502,22 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
             for (const char *const *d = dirs; d && *d; d++)
                 jl_tmp_sweep(*d);
         }
-        /* an input it never reached stays pending for the next worker */
+        /* An input it never reached stays pending for the next worker, as
+         * long as workers get somewhere: one that ended having started
+         * nothing (killed from outside, or unable to start its threads)
+         * would be followed by another ending the same way, for ever. */
+        size_t still = 0;
+        for (size_t i = 0; i < n_files; i++)
+            still += slot_get(&w->slots[i]) == JL_SLOT_PENDING;
+        if (still == n_todo && !interrupted) {
+            char *how = WIFSIGNALED(status) ? jl_signal_text(WTERMSIG(status))
+                                            : jl_printf("exit status %d", WEXITSTATUS(status));
+            for (size_t i = 0; i < n_files; i++)
+                if (slot_get(&w->slots[i]) == JL_SLOT_PENDING)
+                    fail_slot(&s, i, "the worker process ended (%s) before it could start this input", how);
+            free(how);
+            break;
+        }
     }
     if (fork_failed) {
         char *m = jl_printf("cannot start a worker process (%s): the remaining inputs run in this process",
