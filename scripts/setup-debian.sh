@@ -2,8 +2,11 @@
 # setup-debian.sh — install what joule needs to build and test, on Debian 12
 # (as root; with sudo otherwise). Installs only what is missing; safe to rerun.
 set -eu
+# clang and its runtimes (libclang-rt-dev, only recommended by clang) build
+# the libFuzzer targets of tests/fuzz/run.sh
 pkgs="gcc g++ make autoconf automake libtool pkg-config
-      libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev check"
+      libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev libxxhash-dev check
+      clang libclang-rt-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

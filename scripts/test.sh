@@ -3,7 +3,9 @@
 #   1. the whole suite (make check);
 #   2. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the concurrency tests under ThreadSanitizer;
-#   4. make distcheck: the tarball builds and passes its tests out of tree,
+#   4. a libFuzzer smoke run: each fuzz target (graph loader, sensor CSV,
+#      audio source) 20 s on its committed seeds (tests/fuzz/run.sh);
+#   5. make distcheck: the tarball builds and passes its tests out of tree,
 #      installs, and the template plugin builds against the installed joule
 #      with pkg-config and runs (installcheck).
 # Any failure stops it with a non-zero status.
@@ -30,6 +32,9 @@ scripts/build.sh build-tsan --enable-sanitizers=thread
 # returns NULL, as it does without TSan.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1 \
   make -C build-tsan -j"$jobs" check TESTS="check_scheduler check_pool check_cli check_faults check_safety" || { cat build-tsan/tests/test-suite.log; exit 1; }
+
+step "libFuzzer smoke run: each fuzz target for 20 s"
+tests/fuzz/run.sh --smoke 20
 
 step "make distcheck (with the template plugin built out of tree)"
 make -C build -j"$jobs" distcheck >build/distcheck.log 2>&1 || { tail -n 60 build/distcheck.log; exit 1; }

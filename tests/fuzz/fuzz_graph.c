@@ -14,6 +14,12 @@ static char path[64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* libFuzzer ends with exit(): leave nothing in /tmp */
+static void cleanup(void)
+{
+    remove(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!reg) {
@@ -22,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dir)
             joule_registry_add_dir(reg, dir);
         snprintf(path, sizeof path, "/tmp/fuzz-graph-%d.ini", (int)getpid());
+        atexit(cleanup);
     }
     FILE *f = fopen(path, "wb");
     if (!f)

@@ -16,6 +16,13 @@ static char dir[64], input[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* libFuzzer ends with exit(): leave nothing in /tmp */
+static void cleanup(void)
+{
+    remove(input);
+    rmdir(dir);
+}
+
 static void quiet(void *user, const char *msg)
 {
     (void)user;
@@ -31,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             joule_registry_add_dir(reg, pp);
         snprintf(dir, sizeof dir, "/tmp/fuzz-sensor-%d", (int)getpid());
         snprintf(input, sizeof input, "%s.csv", dir);
+        atexit(cleanup);
         static const char *const texts[3] = {
             "[in]\nplugin = sensor\n[out]\nplugin = csv\ninput = in\npath = out.csv\n",
             "[in]\nplugin = sensor\nheader = false\ncolumns = t, s, x, y, z\ntime = t\ntime_unit = ns\n"
@@ -48,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(stderr, "%s", errors);
                 abort();
             }
+            remove(gp);
         }
     }
     FILE *f = fopen(input, "wb");
