@@ -31,7 +31,10 @@
  * but the results would then describe part of a recording without anyone
  * noticing (a copy cut short, a recording still being written), which is
  * what the host's "changed while being read" check refuses too. A read
- * that stops early or fails (sf_error) fails the job the same way. Two
+ * that stops early or fails (sf_error) fails the job the same way. What
+ * cannot be found: a file whose writer left its sizes at 0xFFFFFFFF (as
+ * a stream does) and that was then cut reads as complete, to its end,
+ * since nothing says how long it was meant to be. Two
  * slips whose audio is all there are warnings: a data chunk that is not a
  * whole number of frames (less than one frame is left out), and an AIFF
  * whose 'COMM' frame count is above what its uncut 'SSND' chunk holds. */
