@@ -36,7 +36,8 @@ testplugins = os.path.join(args.build, "joule", "tests", ".libs")
 wav10 = os.path.join(args.data, "audio_10min.wav")
 wav60 = os.path.join(args.data, "audio_60min.wav")
 graphs = os.path.join(here, "graphs")
-env = dict(os.environ, JOULE_PLUGIN_PATH=plugins + ":" + testplugins,
+cache_dir = os.path.join(os.path.abspath(args.out), "cache")
+env = dict(os.environ, JOULE_PLUGIN_PATH=plugins + ":" + testplugins, JOULE_CACHE_DIR=cache_dir,
            LD_LIBRARY_PATH=libdir + (":" + os.environ["LD_LIBRARY_PATH"] if os.environ.get("LD_LIBRARY_PATH") else ""))
 
 
@@ -63,9 +64,12 @@ def pair(a, b, runs):
     return statistics.median(wa), statistics.median(wb), max(ra), max(rb)
 
 
-def jrun(graph, files, outdir, threads, extra=()):
+def jrun(graph, files, outdir, threads, extra=(), cache=False):
+    """A joule run; without the stage cache unless `cache` (a measurement of
+    computing must not be served from what an earlier run computed)."""
     shutil.rmtree(outdir, ignore_errors=True)
-    return [joule, "run", os.path.join(graphs, graph)] + list(files) + ["-o", outdir, "-j", str(threads)] + list(extra)
+    return ([joule, "run", os.path.join(graphs, graph)] + list(files) + ["-o", outdir, "-j", str(threads)] +
+            list(extra) + ([] if cache else ["--no-cache"]))
 
 
 rows = []
@@ -145,6 +149,49 @@ if want("isolation"):
     ma, mb, _, _ = pair(jrun("energy-rms.ini", [wav10], os.path.join(out, "i1a"), 1),
                         jrun("energy-rms.ini", [wav10], os.path.join(out, "i1b"), 1, ["--no-isolate"]), args.runs)
     report("isolation, 1 file -j1", "isolated", "in process", ma, mb, ma / mb, "<= 1.03", ma / mb <= 1.03)
+
+if want("cache"):
+    # The stage cache, on the 10-minute stereo WAV with fft (2048/512) ->
+    # spectral -> csv. Cold: an empty cache each run, against --no-cache.
+    # Re-runs: the cache filled once, then an identical run and a run with
+    # only the sink changed, against the cold run.
+    g = "cache-spectral.ini"
+
+    def fresh(cmd):
+        return ["sh", "-c", 'rm -rf "$0" && exec "$@"', cache_dir] + cmd
+
+    ma, mb, _, _ = pair(fresh(jrun(g, [wav10], os.path.join(out, "cc"), 2, cache=True)),
+                        jrun(g, [wav10], os.path.join(out, "cn"), 2), args.runs)
+    report("cache: cold run", "cache on, empty", "--no-cache", ma, mb, ma / mb, "<= 1.05", ma / mb <= 1.05)
+    cold = ma
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    run_once(jrun(g, [wav10], os.path.join(out, "cw"), 2, cache=True))  # fill it
+    same = [joule, "run", os.path.join(graphs, g), wav10, "-o", os.path.join(out, "cs"), "-j", "2"]
+    sink = same + ["--set", "out.separator=semicolon"]
+    ws, wk = [], []
+    for _ in range(args.runs):
+        ws.append(run_once(same)[0])
+        wk.append(run_once(sink)[0])
+    ms, mk = statistics.median(ws), statistics.median(wk)
+    report("cache: identical re-run", "re-run", "cold", ms, cold, cold / ms, ">= 20x", cold / ms >= 20)
+    report("cache: only the sink changed", "re-run", "cold", mk, cold, cold / mk, ">= 10x", cold / mk >= 10)
+    rj = os.path.join(out, "cache-report.json")
+    subprocess.run(sink + ["--report", rj], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import json
+    with open(rj) as f:
+        rep = json.load(f)
+    audio = rep["files"]["bytes_read"] + rep["cache"]["digest_bytes"]
+    rows.append(("cache: audio bytes read, sink changed", "", audio, "", 0, 0, "0", "yes" if audio == 0 else "NO"))
+    print("%-34s %-22s %8d B  %-22s %10s  %6s  %-10s %s" % ("cache: audio read, sink changed", "bytes", audio, "",
+                                                             "", "", "0", "ok" if audio == 0 else "MISSED"))
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    runs = max(3, args.runs // 2)
+    _, _, r60, _ = pair(fresh(jrun(g, [wav60], os.path.join(out, "c60"), 2, cache=True)),
+                        jrun(g, [wav10], os.path.join(out, "c10"), 2), runs)
+    ok = r60 <= 48
+    rows.append(("cache: peak RSS cold 60 min", "", r60, "", 0, 0, "<= 48 MiB", "yes" if ok else "NO"))
+    print("%-34s %-22s %8.1f MiB %-22s %10s  %6s  %-10s %s" % ("cache: peak RSS, cold 60 min", "cache on", r60, "",
+                                                                "", "", "<= 48 MiB", "ok" if ok else "MISSED"))
 
 if want("memory"):
     runs = max(3, args.runs // 2)

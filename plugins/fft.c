@@ -83,9 +83,13 @@ static const joule_param params[] = {
     {"scale", JOULE_PARAM_ENUM, 0, "magnitude", 0, 0, scale_choices, "",
      "Output per bin, of the unnormalised DFT X_k: magnitude |X_k| (unit |X|), power |X_k|^2 (unit |X|^2) "
      "or db = 10*log10 |X_k|^2 (unit dB, floor -200)."},
-    {"wisdom", JOULE_PARAM_STRING, 0, "", 0, 0, NULL, "",
+    /* NO_KEY: how the transform is planned, not what it computes (a
+     * measured plan may differ from an estimated one in the last bits of a
+     * float, far below what any feature downstream resolves) */
+    {"wisdom", JOULE_PARAM_STRING, JOULE_PARAM_NO_KEY, "", 0, 0, NULL, "",
      "FFTW wisdom file: when set, it is imported, plans are measured (FFTW_MEASURE) and new wisdom is "
-     "saved back to it. Empty (the default): FFTW_ESTIMATE plans, no file."},
+     "saved back to it. Empty (the default): FFTW_ESTIMATE plans, no file. Not part of the stage cache's "
+     "keys."},
 };
 
 static const joule_port inputs[] = {

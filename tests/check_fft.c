@@ -253,7 +253,9 @@ START_TEST(test_wisdom)
     char graph[512];
     snprintf(graph, sizeof graph, FFT_GRAPH("frame = 512\nhop = 128\nwisdom = %s"), tu_path("fftw.wisdom"));
     for (int pass = 0; pass < 2; pass++) { /* the second run imports the file */
-        ck_assert_msg(run(graph, x, n, 1, 8000, NULL) == 0, "%s", tu_stderr());
+        /* without the stage cache: wisdom is not in its keys, so the
+         * spectrum computed above would be replayed, with no plan made */
+        ck_assert_msg(run(graph, x, n, 1, 8000, "--no-cache") == 0, "%s", tu_stderr());
         char *w = tu_read_file(tu_path("fftw.wisdom"));
         ck_assert_ptr_nonnull(w);
         ck_assert_msg(strstr(w, "fftwf_wisdom"), "not wisdom: %.60s", w);

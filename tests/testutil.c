@@ -37,6 +37,11 @@ const char *tu_tmpdir(void)
             exit(99);
         }
         atexit(cleanup);
+        /* a stage cache of its own, empty at the start: a suite's runs
+         * never see entries left by another suite or an earlier make check */
+        char cache[300];
+        snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+        setenv("JOULE_CACHE_DIR", cache, 1);
     }
     return tmpdir;
 }

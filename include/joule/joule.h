@@ -163,6 +163,13 @@ typedef struct joule_run_options {
      * isolate, a plugin stuck inside a call is stopped by ending its
      * worker. */
     double timeout;
+    /* Appended in 0.2. The stage cache (on unless the graph's [cache] says
+     * enabled = false): no_cache 1 turns it off for this run; cache_dir
+     * overrides the graph's `dir` and $JOULE_CACHE_DIR; refresh 1
+     * recomputes every cached node and overwrites its entry. */
+    int no_cache;
+    const char *cache_dir;
+    int refresh;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes
@@ -176,6 +183,26 @@ typedef struct joule_run_options {
  * statistics (free with joule_report_free). */
 int joule_run(const joule_graph *g, const char *const *files, size_t n_files,
               const joule_run_options *opt, joule_report **report);
+
+/* ------------------------------------------------------------------------ */
+/* The stage cache's folder                                                  */
+
+/* `dir` NULL: the default folder, as joule_run finds it ($JOULE_CACHE_DIR,
+ * $XDG_CACHE_HOME/joule, ~/.cache/joule). Each function returns 0 and the
+ * folder it used in *dir_used (malloc'd; may be NULL), or -1 with a
+ * malloc'd reason in *why. */
+typedef struct joule_cache_usage {
+    uint64_t entries, bytes;
+    uint64_t expired;   /* past the default TTL (7 days), not yet removed */
+    double oldest_s;    /* since the least recently used entry was used */
+} joule_cache_usage;
+
+int joule_cache_usage_get(const char *dir, joule_cache_usage *u, char **dir_used, char **why);
+/* Remove expired entries (the default TTL), those unused for `older_than`
+ * seconds (0: no such limit), and temporaries of dead writers. */
+int joule_cache_prune(const char *dir, double older_than, uint64_t *removed, uint64_t *freed, char **dir_used,
+                      char **why);
+int joule_cache_clear(const char *dir, uint64_t *removed, uint64_t *freed, char **dir_used, char **why);
 
 /* Ask running joule_run calls to stop as soon as possible: jobs in flight
  * are abandoned without output. Async-signal-safe (call it from SIGINT). */

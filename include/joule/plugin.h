@@ -160,6 +160,12 @@ typedef struct joule_buffer {
 #define JOULE_PARAM_OUT_PATH 8u  /* string: an output file path template; the
                                     host expands {stem} {name} {dir} {node}
                                     and places it in the output folder        */
+#define JOULE_PARAM_NO_KEY 16u   /* (ABI 1, since 0.2) the value does not
+                                    change the output, only how it is computed
+                                    (a plan cache's file, a thread hint): it
+                                    is left out of the stage cache's keys, so
+                                    changing it reuses cached results. Hosts
+                                    older than 0.2 ignore the flag.           */
 
 /* One declared parameter. Its name is the key used in graph files and on the
  * command line (--set node.name=value): it must never change between
@@ -363,7 +369,22 @@ struct joule_descriptor {
      * otherwise write a one-line reason (no node name) into `msg`, at most
      * msg_size bytes, and return nonzero. May be NULL. */
     int (*check)(const joule_value *params, char *msg, size_t msg_size);
+
+    /* Appended in 0.2 (ABI 1). The ABI grows by fields appended here, read
+     * only when struct_size covers them, rather than by an extension query:
+     * what a host needs to know of a plugin is a few static facts, and
+     * fields are checked by the compiler, listed by `joule inspect` and
+     * cost a plugin nothing to leave zero. A plugin built against an older
+     * header has a smaller struct_size and reads as flags = 0. */
+    uint32_t flags;        /* JOULE_DESC_*                                  */
 };
+
+/* Descriptor flags. */
+#define JOULE_DESC_IMPURE 1u /* the output is not a function of the inputs
+                                and parameters alone (it reads the clock, a
+                                device, a file that changes, a random seed it
+                                does not take as a parameter): the host never
+                                caches it, nor anything computed from it     */
 
 /* The one exported entry point. Returns the index-th descriptor of this
  * object (0, 1, ...), or NULL past the last one. `host_abi_version` is the

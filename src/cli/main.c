@@ -29,6 +29,7 @@ static const char usage_text[] =
     "       joule validate GRAPH [--set ...]       check GRAPH without running it\n"
     "       joule plugins                          list the plugins found, and failed loads\n"
     "       joule inspect PLUGIN                   parameters, inputs and outputs of PLUGIN\n"
+    "       joule cache stats | prune | clear      what the stage cache holds; trim it; empty it\n"
     "       joule --help | --version\n"
     "\n"
     "options:\n"
@@ -42,10 +43,31 @@ static const char usage_text[] =
     "      --no-progress       never show it\n"
     "      --timeout DURATION  fail an input that takes longer (30s, 2m, 1h)\n"
     "      --no-isolate        run plugins in this process (a crash then ends the run)\n"
+    "      --no-cache          neither use nor fill the stage cache in this run\n"
+    "      --cache-dir DIR     the stage cache's folder (default: $JOULE_CACHE_DIR,\n"
+    "                          $XDG_CACHE_HOME/joule, ~/.cache/joule)\n"
+    "      --refresh           recompute every cached node and replace its entry\n"
+    "      --older-than AGE    cache prune: also remove entries unused for AGE (30d, 12h)\n"
     "  -v, --verbose           show plugins' informational messages\n"
     "\n"
     "Plugins are searched in --plugin-path, then $JOULE_PLUGIN_PATH, then " JOULE_PLUGIN_DIR ".\n"
     "Output paths may use {stem} {name} {dir} {node}.\n";
+
+static const char *format_size(uint64_t bytes, char *buf, size_t n)
+{
+    static const char units[] = "KMGT";
+    double x = (double)bytes;
+    int u = -1;
+    while (x >= 1024 && u < 3) {
+        x /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, n, "%llu bytes", (unsigned long long)bytes);
+    else
+        snprintf(buf, n, "%.1f %ciB", x, units[u]);
+    return buf;
+}
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -240,8 +262,9 @@ typedef struct options {
     const char *out_dir, *plugin_path, *report_path;
     const char **sets;
     size_t n_sets;
-    int threads, stats, progress, verbose, no_isolate;
-    double timeout;
+    int threads, stats, progress, verbose, no_isolate, no_cache, refresh;
+    const char *cache_dir;
+    double timeout, older_than;
 } options;
 
 static const struct option longopts[] = {
@@ -255,6 +278,10 @@ static const struct option longopts[] = {
     {"no-progress", no_argument, NULL, 4},
     {"timeout", required_argument, NULL, 5},
     {"no-isolate", no_argument, NULL, 6},
+    {"no-cache", no_argument, NULL, 7},
+    {"cache-dir", required_argument, NULL, 8},
+    {"refresh", no_argument, NULL, 9},
+    {"older-than", required_argument, NULL, 10},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -286,6 +313,21 @@ static void apply_option(options *o, int c)
             usage_error("--timeout needs a duration (30, 30s, 500ms, 2m, 1h), not '%s'", optarg);
         break;
     case 6: o->no_isolate = 1; break;
+    case 7: o->no_cache = 1; break;
+    case 8: o->cache_dir = optarg; break;
+    case 9: o->refresh = 1; break;
+    case 10:
+        o->older_than = parse_duration(optarg);
+        if (o->older_than < 0) {
+            /* days too: a cache is pruned by the day */
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end != optarg && !strcmp(end, "d") && v > 0 && v < 1e6)
+                o->older_than = v * 86400;
+            else
+                usage_error("--older-than needs an age (30d, 12h, 90m), not '%s'", optarg);
+        }
+        break;
     case 'v': o->verbose = 1; break;
     case 'h': fputs(usage_text, stdout); exit(0);
     case 'V': printf("joule %s (plugin ABI %u)\n", joule_version(), JOULE_ABI_VERSION); exit(0);
@@ -293,14 +335,56 @@ static void apply_option(options *o, int c)
     }
 }
 
+/* joule cache stats | prune | clear */
+static int cmd_cache(const char *what, size_t n_args, const options *o)
+{
+    if (!what || n_args != 1 || (strcmp(what, "stats") && strcmp(what, "prune") && strcmp(what, "clear")))
+        usage_error("%s", "cache takes one of: stats, prune, clear");
+    char b1[32], b2[32];
+    char *dir = NULL, *why = NULL;
+    if (!strcmp(what, "stats")) {
+        joule_cache_usage u;
+        if (joule_cache_usage_get(o->cache_dir, &u, &dir, &why)) {
+            fprintf(stderr, "joule: %s\n", why);
+            free(why);
+            free(dir);
+            return EXIT_FAILED;
+        }
+        printf("%s: %llu entr%s, %s", dir, (unsigned long long)u.entries, u.entries == 1 ? "y" : "ies",
+               format_size(u.bytes, b1, sizeof b1));
+        if (u.entries)
+            printf(", %llu expired, least recently used %.1f days ago", (unsigned long long)u.expired,
+                   u.oldest_s / 86400);
+        printf("\n");
+        free(dir);
+        return 0;
+    }
+    uint64_t removed = 0, freed = 0;
+    int rc = !strcmp(what, "prune") ? joule_cache_prune(o->cache_dir, o->older_than, &removed, &freed, &dir, &why)
+                                    : joule_cache_clear(o->cache_dir, &removed, &freed, &dir, &why);
+    if (rc) {
+        fprintf(stderr, "joule: %s\n", why);
+        free(why);
+        free(dir);
+        return EXIT_FAILED;
+    }
+    printf("%s: removed %llu entr%s, %s\n", dir, (unsigned long long)removed, removed == 1 ? "y" : "ies",
+           format_size(freed, b2, sizeof b2));
+    free(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     catch_stops();
-    options o;
+    /* static: usage errors exit() from anywhere, and what these hold must
+     * still be reachable then (the leak checker of the sanitizer builds) */
+    static options o;
     memset(&o, 0, sizeof o);
     o.progress = -1;
     o.sets = calloc((size_t)argc + 1, sizeof *o.sets);
-    const char **args = calloc((size_t)argc + 1, sizeof *args);
+    static const char **args;
+    args = calloc((size_t)argc + 1, sizeof *args);
     size_t n_args = 0;
     if (!o.sets || !args)
         return EXIT_FAILED;
@@ -327,6 +411,12 @@ int main(int argc, char **argv)
     size_t n_sets = o.n_sets;
     int threads = o.threads, stats = o.stats, progress = o.progress, verbose = o.verbose;
 
+    if (!strcmp(cmd, "cache")) {
+        int st = cmd_cache(n_args ? args[0] : NULL, n_args, &o);
+        free(o.sets);
+        free(args);
+        return st;
+    }
     joule_registry *reg = load_registry(o.plugin_path);
     int status = 0;
     if (!strcmp(cmd, "plugins")) {
@@ -370,6 +460,9 @@ int main(int argc, char **argv)
              * or hangs fails only the inputs in flight. */
             opt.isolate = !o.no_isolate;
             opt.timeout = o.timeout;
+            opt.no_cache = o.no_cache;
+            opt.cache_dir = o.cache_dir;
+            opt.refresh = o.refresh;
             joule_report *report = NULL;
             rc = joule_run(g, args + 1, n_args - 1, &opt, (stats || report_path) ? &report : NULL);
             if (report) {

@@ -485,7 +485,7 @@ static void check_settings(loader *L, joule_graph *g)
 {
     section *s = find_section(L, "graph");
     static const char *const gkeys[] = {"chunk", "threads", "memory", "timeout"};
-    static const char *const ckeys[] = {"ttl", "memory", "dir", "enabled"};
+    static const char *const ckeys[] = {"ttl", "memory", "dir", "enabled", "disk"};
     static const joule_param chunk = {"chunk", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "4096",
                                       1, 1 << 24, NULL, "rows", ""};
     static const joule_param threads = {"threads", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX,
@@ -544,19 +544,28 @@ static void check_settings(loader *L, joule_graph *g)
                 if (jl_parse_duration(k->value, &d, &why)) {
                     gerr(L, "%s: [cache] ttl %s", k->where, why);
                     free(why);
+                } else {
+                    g->cache.ttl = d;
                 }
-            } else if (!strcmp(k->key, "memory")) {
+            } else if (!strcmp(k->key, "memory") || !strcmp(k->key, "disk")) {
                 if (jl_parse_size(k->value, &sz, &why)) {
-                    gerr(L, "%s: [cache] memory %s", k->where, why);
+                    gerr(L, "%s: [cache] %s %s", k->where, k->key, why);
                     free(why);
+                } else if (k->key[0] == 'm') {
+                    g->cache.memory = sz;
+                } else {
+                    g->cache.disk = sz;
                 }
             } else if (!strcmp(k->key, "dir")) {
+                free(g->cache.dir);
+                g->cache.dir = *k->value ? jl_strdup(k->value) : NULL;
             } else if (!strcmp(k->key, "enabled")) {
-                setting(L, "cache", k, &enabled, &v);
+                if (!setting(L, "cache", k, &enabled, &v))
+                    g->cache.enabled = v.b;
             } else {
-                const char *sug = jl_suggest(k->key, ckeys, 4);
+                const char *sug = jl_suggest(k->key, ckeys, 5);
                 gerr(L, "%s: [cache] has no setting '%s'%s%s%s", k->where, k->key,
-                     sug ? "; did you mean '" : " (known: ttl, memory, dir, enabled)", sug ? sug : "",
+                     sug ? "; did you mean '" : " (known: enabled, ttl, memory, disk, dir)", sug ? sug : "",
                      sug ? "'?" : "");
             }
         }
@@ -578,6 +587,20 @@ static void check_params(loader *L, section *s, jl_node *n)
         kv *k = &s->kv[j];
         if (!strcmp(k->key, "plugin") || !strcmp(k->key, "input"))
             continue;
+        if (!strcmp(k->key, "cache")) {
+            static const char *const policies[] = {"auto", "yes", "no", NULL};
+            static const joule_param policy = {"cache", JOULE_PARAM_ENUM, 0, "auto", 0, 0, policies, "", ""};
+            joule_value v;
+            char *why;
+            if (jl_param_parse(&policy, k->value, &v, &why)) {
+                gerr(L, "%s: node '%s': cache %s", k->where, n->name, why);
+                free(why);
+                ok = 0;
+            } else {
+                n->cache = (int)v.e;
+            }
+            continue;
+        }
         uint32_t i;
         for (i = 0; i < d->n_params; i++)
             if (!strcmp(k->key, d->params[i].name))
@@ -942,6 +965,8 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
     joule_graph *g = jl_calloc(1, sizeof *g);
     g->path = jl_strdup(path);
     g->chunk_rows = 4096;
+    g->cache.enabled = 1;
+    g->cache.ttl = 7 * 86400.0;
     g->threads = 0;
     g->memory = (size_t)64 << 20;
     check_settings(&L, g);
@@ -1072,6 +1097,7 @@ void joule_graph_free(joule_graph *g)
     free(g->nodes);
     free(g->order);
     free(g->path);
+    free(g->cache.dir);
     free(g);
 }
 

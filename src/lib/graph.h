@@ -22,7 +22,22 @@ typedef struct jl_node {
     joule_value *values;              /* one per declared parameter          */
     char **texts;                     /* their texts (values[i].s points in) */
     jl_edge *in;                      /* one per declared input port         */
+    int cache;                        /* JL_CACHE_AUTO, _YES or _NO          */
 } jl_node;
+
+/* A node's `cache =`: auto caches filters whose output stays small next to
+ * their input (see scheduler.c); yes caches it whatever its size; no never. */
+enum { JL_CACHE_AUTO, JL_CACHE_YES, JL_CACHE_NO };
+
+/* The [cache] section. */
+typedef struct jl_cache_settings {
+    int enabled;        /* on by default                                 */
+    double ttl;         /* s; entries unused for longer expire (7 days)  */
+    size_t memory;      /* reserved for the memory tier                  */
+    uint64_t disk;      /* the folder's size bound, bytes; 0 = none      */
+    char *dir;          /* NULL: $JOULE_CACHE_DIR, $XDG_CACHE_HOME/joule,
+                           ~/.cache/joule                               */
+} jl_cache_settings;
 
 struct joule_graph {
     char *path;
@@ -30,6 +45,7 @@ struct joule_graph {
     int threads;      /* 0 = auto */
     size_t memory;
     double timeout;   /* per input, s; 0 = none */
+    jl_cache_settings cache;
     size_t n;
     jl_node *nodes;
     size_t *order;    /* a topological order: producers before consumers */

@@ -62,7 +62,7 @@ static int proc_info(long pid, unsigned long long *start)
     if (p[2] == 'Z' || p[2] == 'X')
         return 0;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    for (int field = 3; field < 22 && p; field++) /* p: the space before field 3 */
         p = strchr(p + 1, ' ');
     if (!p)
         return -1;

@@ -199,7 +199,7 @@ static char *check_descriptor(const joule_descriptor *d)
         if (!p->def && !(p->flags & JOULE_PARAM_REQUIRED))
             return jl_printf("plugin '%s': parameter '%s' has neither a default nor the REQUIRED flag",
                              d->name, p->name);
-        if (!strcmp(p->name, "plugin") || !strcmp(p->name, "input"))
+        if (!strcmp(p->name, "plugin") || !strcmp(p->name, "input") || !strcmp(p->name, "cache"))
             return jl_printf("plugin '%s': parameter name '%s' is reserved", d->name, p->name);
         for (uint32_t k = 0; k < i; k++)
             if (!strcmp(d->params[k].name, p->name))

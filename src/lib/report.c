@@ -59,21 +59,55 @@ void jl_stats_merge(jl_node_stats *a, const jl_node_stats *b)
         a->lat_hist[i] += b->lat_hist[i];
     if (b->queue_high_water > a->queue_high_water)
         a->queue_high_water = b->queue_high_water;
+    a->ran += b->ran;
+    a->replayed += b->replayed;
+    a->skipped += b->skipped;
+}
+
+void jl_cache_figures_merge(jl_cache_figures *a, const jl_cache_figures *b)
+{
+    a->enabled |= b->enabled;
+    a->hits += b->hits;
+    a->misses += b->misses;
+    a->expired += b->expired;
+    a->corrupt += b->corrupt;
+    a->evicted += b->evicted;
+    a->too_large += b->too_large;
+    a->bytes_read += b->bytes_read;
+    a->bytes_written += b->bytes_written;
+    a->digest_bytes += b->digest_bytes;
+    a->time_saved += b->time_saved;
+    a->lookups += b->lookups;
+    a->lookup_p50 = b->lookup_p50 > a->lookup_p50 ? b->lookup_p50 : a->lookup_p50;
+    a->lookup_p95 = b->lookup_p95 > a->lookup_p95 ? b->lookup_p95 : a->lookup_p95;
+    a->lookup_p99 = b->lookup_p99 > a->lookup_p99 ? b->lookup_p99 : a->lookup_p99;
 }
 
 int joule_report_print(const joule_report *r, void *file)
 {
     FILE *f = file;
     char b1[32], b2[32], b3[32];
-    fprintf(f, "%-16s %-10s %12s %12s %8s %10s %10s %10s %10s %5s\n", "node", "plugin", "rows in", "rows out",
-            "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue");
+    fprintf(f, "%-16s %-10s %12s %12s %8s %10s %10s %10s %10s %5s  %s\n", "node", "plugin", "rows in", "rows out",
+            "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue", "ran/replayed/skipped");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const jl_node_stats *s = &r->nodes[i];
-        fprintf(f, "%-16s %-10s %12llu %12llu %8llu %10.3f %10.3f %10.3f %10.3f %5zu\n", s->name, s->plugin,
-                (unsigned long long)s->rows_in, (unsigned long long)s->rows_out, (unsigned long long)s->calls,
-                s->busy, 1e3 * jl_stats_quantile(s, 0.5), 1e3 * jl_stats_quantile(s, 0.95), 1e3 * s->lat_max,
-                s->queue_high_water);
+        fprintf(f, "%-16s %-10s %12llu %12llu %8llu %10.3f %10.3f %10.3f %10.3f %5zu  %llu/%llu/%llu\n", s->name,
+                s->plugin, (unsigned long long)s->rows_in, (unsigned long long)s->rows_out,
+                (unsigned long long)s->calls, s->busy, 1e3 * jl_stats_quantile(s, 0.5),
+                1e3 * jl_stats_quantile(s, 0.95), 1e3 * s->lat_max, s->queue_high_water, (unsigned long long)s->ran,
+                (unsigned long long)s->replayed, (unsigned long long)s->skipped);
     }
+    const jl_cache_figures *c = &r->cache;
+    if (c->enabled)
+        fprintf(f, "cache: %llu hit%s, %llu miss%s, %llu expired, %llu corrupt, %llu evicted, %llu too large; "
+                   "read %s, wrote %s, %.3f s saved; lookup p50 %.3f ms, p95 %.3f ms, p99 %.3f ms\n",
+                (unsigned long long)c->hits, c->hits == 1 ? "" : "s", (unsigned long long)c->misses,
+                c->misses == 1 ? "" : "es", (unsigned long long)c->expired, (unsigned long long)c->corrupt,
+                (unsigned long long)c->evicted, (unsigned long long)c->too_large,
+                jl_format_size(c->bytes_read, b1, sizeof b1), jl_format_size(c->bytes_written, b2, sizeof b2),
+                c->time_saved, 1e3 * c->lookup_p50, 1e3 * c->lookup_p95, 1e3 * c->lookup_p99);
+    else
+        fprintf(f, "cache: off\n");
     fprintf(f, "wall %.3f s, %d thread%s, chunk %zu rows, peak RSS %s, pool high water %s of %s, files %zu done, "
                "%zu failed\n",
             r->wall, r->threads, r->threads == 1 ? "" : "s", r->chunk_rows, jl_format_size(r->peak_rss, b1, sizeof b1),
@@ -129,12 +163,24 @@ int joule_report_write_json(const joule_report *r, const char *path)
         json_str(f, s->plugin);
         fprintf(f,
                 ", \"rows_in\": %llu, \"rows_out\": %llu, \"calls\": %llu, \"busy_s\": %.6f, "
-                "\"latency_s\": {\"p50\": %.9f, \"p95\": %.9f, \"max\": %.9f}, \"queue_high_water\": %zu}%s\n",
+                "\"latency_s\": {\"p50\": %.9f, \"p95\": %.9f, \"max\": %.9f}, \"queue_high_water\": %zu, "
+                "\"jobs\": {\"ran\": %llu, \"replayed\": %llu, \"skipped\": %llu}}%s\n",
                 (unsigned long long)s->rows_in, (unsigned long long)s->rows_out, (unsigned long long)s->calls,
                 s->busy, jl_stats_quantile(s, 0.5), jl_stats_quantile(s, 0.95), s->lat_max, s->queue_high_water,
+                (unsigned long long)s->ran, (unsigned long long)s->replayed, (unsigned long long)s->skipped,
                 i + 1 < r->n_nodes ? "," : "");
     }
-    fprintf(f, "  ]\n}\n");
+    const jl_cache_figures *c = &r->cache;
+    fprintf(f,
+            "  ],\n  \"cache\": {\"enabled\": %s, \"hits\": %llu, \"misses\": %llu, \"expired\": %llu, "
+            "\"corrupt\": %llu, \"evicted\": %llu, \"too_large\": %llu, \"bytes_read\": %llu, "
+            "\"bytes_written\": %llu, \"digest_bytes\": %llu, \"time_saved_s\": %.6f, \"lookups\": %llu, "
+            "\"lookup_s\": {\"p50\": %.9f, \"p95\": %.9f, \"p99\": %.9f}}\n}\n",
+            c->enabled ? "true" : "false", (unsigned long long)c->hits, (unsigned long long)c->misses,
+            (unsigned long long)c->expired, (unsigned long long)c->corrupt, (unsigned long long)c->evicted,
+            (unsigned long long)c->too_large, (unsigned long long)c->bytes_read,
+            (unsigned long long)c->bytes_written, (unsigned long long)c->digest_bytes, c->time_saved,
+            (unsigned long long)c->lookups, c->lookup_p50, c->lookup_p95, c->lookup_p99);
     int bad = ferror(f);
     int err = errno;
     bad |= fclose(f) != 0;

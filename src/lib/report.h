@@ -22,7 +22,21 @@ typedef struct jl_node_stats {
     double lat_max;
     uint64_t lat_hist[JL_LAT_BUCKETS];
     size_t queue_high_water;           /* most chunks waiting at its inputs */
+    uint64_t ran, replayed, skipped;   /* jobs in which the node ran, was
+                                          replayed from the cache, or was
+                                          not needed                         */
 } jl_node_stats;
+
+/* The run's cache figures, for the report. */
+typedef struct jl_cache_figures {
+    int enabled;
+    uint64_t hits, misses, expired, corrupt, evicted, too_large;
+    uint64_t bytes_read, bytes_written;
+    uint64_t digest_bytes;  /* input bytes read to take digests   */
+    double time_saved;      /* s: the recorded cost of replays    */
+    uint64_t lookups;
+    double lookup_p50, lookup_p95, lookup_p99; /* s */
+} jl_cache_figures;
 
 struct joule_report {
     double wall;           /* s */
@@ -34,6 +48,7 @@ struct joule_report {
     size_t chunk_rows;
     size_t n_nodes;
     jl_node_stats *nodes;
+    jl_cache_figures cache;
 };
 
 /* Record one call's duration. */
@@ -42,5 +57,7 @@ void jl_stats_latency(jl_node_stats *s, double seconds);
 double jl_stats_quantile(const jl_node_stats *s, double q);
 /* Merge b's counters into a. */
 void jl_stats_merge(jl_node_stats *a, const jl_node_stats *b);
+/* Merge b's cache figures into a (percentiles: the larger). */
+void jl_cache_figures_merge(jl_cache_figures *a, const jl_cache_figures *b);
 
 #endif

@@ -40,7 +40,9 @@
  */
 #include "config.h"
 
+#include "cache_plan.h"
 #include "graph.h"
+#include "job_cache.h"
 #include "locks.h"
 #include "outputs.h"
 #include "param.h"
@@ -121,6 +123,16 @@ typedef struct jl_outport {
  * downstream); done. */
 enum { PH_RUN, PH_FINISH, PH_FLUSH, PH_DONE };
 
+/* What a node the cache plan skips is: no ports, never opened. */
+static const joule_descriptor skipped_desc = {
+    .abi_version = JOULE_ABI_VERSION,
+    .struct_size = sizeof(joule_descriptor),
+    .name = "skipped",
+    .version = "",
+    .summary = "a node nothing needed in this job",
+    .role = JOULE_ROLE_FILTER,
+};
+
 struct jl_nrt {
     jl_job *job;
     size_t index;
@@ -174,6 +186,9 @@ struct jl_job {
     size_t n_outs;
     struct stat in_st;    /* the input before it was opened         */
     int in_st_ok;
+    int *plan;            /* per node: JL_PLAN_* (cache_plan.h)     */
+    int reads_input;      /* a source of it runs (not all replayed) */
+    jl_job_cache *jc;     /* its cache entries; NULL: none          */
 };
 
 struct run {
@@ -196,6 +211,7 @@ struct run {
     uint64_t bytes_read;
     jl_progress *progress; /* the progress line, when shown */
     double timeout;        /* per input, s; 0 = none           */
+    jl_cache_run *cache;   /* the stage cache; NULL: off       */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -546,6 +562,8 @@ static void step_in_place(run *r, jl_nrt *n, jl_inport *ip, jl_chunk *head)
     int rc = n->d->process(n->self, 0, &in, out);
     call_leave(n);
     double dt = jl_now() - t0;
+    if (j->jc && rc == JOULE_OK && out->n_rows == in.n_rows)
+        jl_job_cache_rows(j->jc, n->index, 0, out);
     pthread_mutex_lock(&r->mu);
     j->busy--;
     n->st.busy += dt;
@@ -718,6 +736,10 @@ static void step(run *r, jl_nrt *n)
         rc = d->process(n->self, port, &in, out);
     call_leave(n);
     double dt = jl_now() - t0;
+    if (j->jc && rc >= 0)
+        for (uint32_t p = 0; p < d->n_outputs; p++)
+            if (n->obuf[p].n_rows <= n->obuf[p].capacity) /* a lie is caught below */
+                jl_job_cache_rows(j->jc, n->index, p, &n->obuf[p]);
 
     pthread_mutex_lock(&r->mu);
     j->busy--;
@@ -880,6 +902,9 @@ static int job_open(run *r, jl_job *j)
         __atomic_store(&jl_watching->slots[j->slot].started, &j->t_start, __ATOMIC_RELAXED);
         slot_state(j, JL_SLOT_RUNNING);
     }
+    /* What each node does with the cache: run, record, replay or skip. */
+    j->plan = jl_calloc(g->n ? g->n : 1, sizeof *j->plan);
+    j->jc = r->cache ? jl_job_cache_plan(r->cache, j->input, j->size, j->plan) : NULL;
     j->nodes = jl_calloc(g->n, sizeof *j->nodes);
     for (size_t i = 0; i < g->n; i++) {
         jl_nrt *n = &j->nodes[i];
@@ -894,12 +919,37 @@ static int job_open(run *r, jl_job *j)
         n->obuf = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->obuf);
         n->in_fmts = jl_calloc(n->d->n_inputs ? n->d->n_inputs : 1, sizeof *n->in_fmts);
         n->out_fmts = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->out_fmts);
+        if (j->plan[i] == JL_PLAN_SKIP) {
+            /* nothing needs it: never opened, never stepped, no ports */
+            n->d = &skipped_desc;
+            n->phase = PH_DONE;
+            j->done++;
+            n->st.skipped = 1;
+            continue;
+        }
+        if (j->plan[i] == JL_PLAN_REPLAY) {
+            /* a source reading its entry, with the recorded formats */
+            if (jl_job_cache_replay(j->jc, i, n->out_fmts, &n->d, &n->self) == 0) {
+                n->opened = 1;
+                n->st.replayed = 1;
+            } else if (!j->failed) {
+                pthread_mutex_lock(&r->mu);
+                job_fail(j, n, "its cache entry does not match the plugin's outputs (run with --refresh)");
+                pthread_mutex_unlock(&r->mu);
+            }
+        } else {
+            n->st.ran = 1;
+            if (n->d->role == JOULE_ROLE_SOURCE)
+                j->reads_input = 1;
+        }
         for (uint32_t k = 0; k < n->d->n_inputs; k++) {
             n->in[k].node = n;
             n->in[k].connected = n->def->in[k].node != JL_NO_NODE;
             jl_queue_init(&n->in[k].q, QUEUE_CAP);
         }
     }
+    if (j->failed)
+        return -1;
     /* Consumers of every output port. */
     for (size_t i = 0; i < g->n; i++) {
         jl_nrt *n = &j->nodes[i];
@@ -917,6 +967,8 @@ static int job_open(run *r, jl_job *j)
         size_t i = g->order[oi];
         jl_nrt *n = &j->nodes[i];
         const joule_descriptor *d = n->d;
+        if (j->plan[i] == JL_PLAN_SKIP)
+            continue;
         /* Parameter values, with output paths expanded for this input. */
         n->values = jl_malloc((d->n_params ? d->n_params : 1) * sizeof *n->values);
         n->paths = jl_calloc(d->n_params ? d->n_params : 1, sizeof *n->paths);
@@ -947,10 +999,13 @@ static int job_open(run *r, jl_job *j)
         n->args.params = n->values;
         n->args.inputs = n->in_fmts;
         n->args.outputs = n->out_fmts;
-        call_enter(n, JL_CALL_OPEN);
-        int rc = d->open(&n->args, &n->self);
-        call_leave(n);
-        n->opened = 1;
+        int rc = JOULE_OK;
+        if (j->plan[i] != JL_PLAN_REPLAY) {
+            call_enter(n, JL_CALL_OPEN);
+            rc = d->open(&n->args, &n->self);
+            call_leave(n);
+            n->opened = 1;
+        }
         if (rc != JOULE_OK) {
             pthread_mutex_lock(&r->mu);
             job_fail(j, n, n->error ? n->error : "could not open (the plugin gave no reason)");
@@ -1004,6 +1059,8 @@ static int job_open(run *r, jl_job *j)
             o->rows_cap = (uint32_t)cap;
             quota += (QUEUE_CAP + 1) * jl_pool_block_bytes(o->rows_cap, f->n_columns, f->kind == JOULE_EVENTS);
         }
+        if (j->plan[i] == JL_PLAN_RECORD)
+            jl_job_cache_record(j->jc, i, n->out_fmts);
     }
     j->quota = quota;
     return 0;
@@ -1097,6 +1154,18 @@ static void job_close(run *r, jl_job *j)
     free(j->outs);
     j->outs = NULL;
     j->n_outs = 0;
+    /* Its cache entries: committed only with a job whose outputs are in
+     * place, so that a failed or interrupted job leaves none. */
+    if (j->jc) {
+        double *busy = jl_calloc(j->n ? j->n : 1, sizeof *busy);
+        for (size_t i = 0; i < j->n; i++)
+            busy[i] = j->nodes[i].st.busy;
+        jl_job_cache_end(j->jc, !j->failed, busy);
+        free(busy);
+        j->jc = NULL;
+    }
+    free(j->plan);
+    j->plan = NULL;
     if (j->reserved)
         jl_pool_unreserve(r->pool, j->quota);
     if (j->failed)
@@ -1215,7 +1284,8 @@ static void work(run *r, joule_report *rep)
             j->state = J_DONE;
             r->active--;
             r->finished++;
-            r->bytes_read += j->size;
+            if (j->reads_input)
+                r->bytes_read += j->size;
             if (j->failed)
                 r->failed++;
             /* Room for waiting jobs now. */
@@ -1495,6 +1565,14 @@ int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *sl
         rep->nodes[i].plugin = jl_strdup(g->nodes[i].plugin->desc->name);
     }
 
+    char *warning = NULL;
+    r.cache = jl_cache_run_new(g, opt, &warning);
+    if (warning) {
+        char *m = jl_printf("warning: %s", warning);
+        say(opt, m);
+        free(m);
+        free(warning);
+    }
     r.progress = opt && opt->progress ? jl_progress_start(probe, &r) : NULL;
     /* The calling thread is one of the workers. */
     pthread_t *tids = jl_calloc((size_t)threads, sizeof *tids);
@@ -1522,6 +1600,7 @@ int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *sl
     r.progress = NULL;
     jl_progress_stop(prog);
 
+    jl_cache_run_free(r.cache, &rep->cache);
     rep->wall = jl_now() - t_start;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)

@@ -161,6 +161,7 @@ static void worker(jl_watch *w, const joule_graph *g, const char *const *files, 
     if (rep) {
         for (size_t i = 0; i < w->n_nodes && i < rep->n_nodes; i++)
             jl_stats_merge(&w->stats[i], &rep->nodes[i]);
+        jl_cache_figures_merge(&w->cache, &rep->cache);
         if (rep->pool_high_water > w->pool_high_water)
             w->pool_high_water = rep->pool_high_water;
         if (rep->pool_allocated > w->pool_allocated)
@@ -540,6 +541,7 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
         if (rep) {
             for (size_t i = 0; i < w->n_nodes && i < rep->n_nodes; i++)
                 jl_stats_merge(&w->stats[i], &rep->nodes[i]);
+            jl_cache_figures_merge(&w->cache, &rep->cache);
             w->bytes_read += rep->bytes_read;
             joule_report_free(rep);
         }
@@ -564,6 +566,7 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
             rep->nodes[i].name = jl_strdup(g->nodes[i].name);
             rep->nodes[i].plugin = jl_strdup(g->nodes[i].plugin->desc->name);
         }
+        rep->cache = w->cache;
         rep->wall = jl_now() - t_start;
         struct rusage ru;
         if (getrusage(RUSAGE_CHILDREN, &ru) == 0)

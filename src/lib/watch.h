@@ -52,6 +52,7 @@ typedef struct jl_watch {
     /* The worker's figures, merged over workers by the supervisor. */
     size_t peak_rss, pool_high_water, pool_allocated;
     uint64_t bytes_read;
+    jl_cache_figures cache;
     size_t n_slots, n_nodes;
     jl_node_stats *stats; /* n_nodes, in this shared block */
     jl_call_rec *calls;   /* n_slots × n_nodes, slot-major, in this block */

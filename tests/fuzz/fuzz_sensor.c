@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.struct_size = sizeof opt;
     opt.out_dir = dir;
     opt.threads = 1;
+    opt.no_cache = 1; /* each input once: nothing to reuse, and no folder to fill */
     opt.on_error = quiet;
     const char *files[1] = {input};
     char out[128];

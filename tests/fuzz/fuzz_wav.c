@@ -78,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.struct_size = sizeof opt;
     opt.out_dir = dir;
     opt.threads = 1;
+    opt.no_cache = 1; /* each input once: nothing to reuse, and no folder to fill */
     opt.on_error = check_message;
     const char *files[1] = {input};
     char out[128];

@@ -1,0 +1,516 @@
+/* job_cache.c — see job_cache.h.
+ *
+ * Which nodes are cached. A node whose `cache = no`, a sink (it writes
+ * files, which are always written), an impure plugin and everything
+ * downstream of one are never cached. `cache = yes` caches the node
+ * whatever its size. `cache = auto` (the default) caches filters, not
+ * sources (a source's output is the decoded input itself: recording it
+ * would copy every recording into the cache), and stops recording a node
+ * whose entry grows past a quarter of its input file (at least 1 MiB): a
+ * per-frame spectrum of a long recording is larger than the recording and
+ * cheaper to compute again than to keep, while features, levels and events
+ * are a small fraction of it and are what a re-run most often needs.
+ *
+ * Replay. A replayed node becomes a source that reads its entry: its
+ * outputs have the recorded formats, and everything downstream sees the
+ * same streams (the determinism tests compare replayed and computed
+ * outputs byte for byte). Back-pressure, the pool quota and the scheduler's
+ * progress argument are those of any source. */
+#include "config.h"
+
+#include "job_cache.h"
+#include "cache_key.h"
+#include "cache_plan.h"
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PRUNE_EVERY_S 600.0
+#define AUTO_SHARE 4              /* an auto entry may reach input / 4 ... */
+#define AUTO_FLOOR ((uint64_t)1 << 20) /* ... or 1 MiB, whichever is larger */
+
+struct jl_cache_run {
+    const joule_graph *g;
+    jl_store *store;
+    jl_key *sigs;
+    int *cacheable;      /* per node, before looking at entries */
+    int refresh;
+    pthread_mutex_t mu;  /* the figures below */
+    jl_cache_figures fig;
+    jl_node_stats lookups; /* latency histogram of lookups */
+};
+
+typedef struct replay {
+    jl_entry_reader *r;
+    uint32_t n_ports;
+    uint32_t max_cols;
+    float *data;
+    double *times;
+    uint32_t cap;        /* rows the scratch buffers hold */
+} replay;
+
+struct jl_job_cache {
+    jl_cache_run *c;
+    size_t n;
+    int *plan;
+    jl_key *keys;
+    jl_entry_reader **readers; /* replayed nodes, until the node opens */
+    jl_entry_writer **writers; /* recorded nodes                       */
+    uint64_t *limit;           /* bytes an entry may reach; 0 = none   */
+    joule_descriptor *replay_desc;
+    uint64_t input_bytes;
+};
+
+static uint32_t desc_role(const jl_node *n)
+{
+    return n->plugin->desc->role;
+}
+
+#define DEFAULT_TTL (7 * 86400.0)
+
+static char *default_dir(void)
+{
+    const char *e = getenv("JOULE_CACHE_DIR");
+    if (e && *e)
+        return jl_strdup(e);
+    e = getenv("XDG_CACHE_HOME");
+    if (e && *e == '/')
+        return jl_printf("%s/joule", e);
+    e = getenv("HOME");
+    if (e && *e)
+        return jl_printf("%s/.cache/joule", e);
+    return NULL;
+}
+
+/* The folder: the run's option, the graph's `dir`, then the default. */
+static char *cache_dir(const joule_graph *g, const joule_run_options *opt)
+{
+    const char *d = opt && opt->struct_size >= offsetof(joule_run_options, cache_dir) + sizeof opt->cache_dir
+                        ? opt->cache_dir
+                        : NULL;
+    if (d && *d)
+        return jl_strdup(d);
+    if (g->cache.dir)
+        return jl_strdup(g->cache.dir);
+    return default_dir();
+}
+
+jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *opt, char **warning)
+{
+    *warning = NULL;
+    int off = opt && opt->struct_size >= offsetof(joule_run_options, no_cache) + sizeof opt->no_cache &&
+              opt->no_cache;
+    if (!g->cache.enabled || off)
+        return NULL;
+    char *dir = cache_dir(g, opt);
+    if (!dir) {
+        *warning = jl_strdup("no cache folder ($HOME is not set): running without the cache");
+        return NULL;
+    }
+    char *why = NULL;
+    jl_store *s = jl_store_open(dir, g->cache.ttl, g->cache.disk, &why);
+    free(dir);
+    if (!s) {
+        *warning = jl_printf("%s: running without the cache", why ? why : "the cache folder cannot be used");
+        free(why);
+        return NULL;
+    }
+    jl_cache_run *c = jl_calloc(1, sizeof *c);
+    c->g = g;
+    c->store = s;
+    c->refresh = opt && opt->struct_size >= offsetof(joule_run_options, refresh) + sizeof opt->refresh &&
+                 opt->refresh;
+    c->sigs = jl_calloc(g->n ? g->n : 1, sizeof *c->sigs);
+    int *pure = jl_calloc(g->n ? g->n : 1, sizeof *pure);
+    jl_cache_signatures(g, c->sigs, pure);
+    c->cacheable = jl_calloc(g->n ? g->n : 1, sizeof *c->cacheable);
+    for (size_t i = 0; i < g->n; i++) {
+        const jl_node *n = &g->nodes[i];
+        uint32_t role = desc_role(n);
+        c->cacheable[i] = pure[i] && role != JOULE_ROLE_SINK && n->cache != JL_CACHE_NO &&
+                          (role != JOULE_ROLE_SOURCE || n->cache == JL_CACHE_YES);
+    }
+    free(pure);
+    pthread_mutex_init(&c->mu, NULL);
+    c->fig.enabled = 1;
+    return c;
+}
+
+void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
+{
+    if (fig)
+        memset(fig, 0, sizeof *fig);
+    if (!c)
+        return;
+    /* Expired entries and the size bound: a walk over the whole folder,
+     * so not after every run — after a run that finds the last walk more
+     * than PRUNE_EVERY_S ago (the stamp's time says when). */
+    uint64_t removed = 0, freed = 0;
+    char *stamp = jl_printf("%s/last-prune", jl_store_dir(c->store));
+    struct stat sb;
+    if (stat(stamp, &sb) || (double)time(NULL) - (double)sb.st_mtime > PRUNE_EVERY_S) {
+        int fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            close(fd);
+        char *why = NULL;
+        if (jl_store_prune(c->store, 0, &removed, &freed, &why))
+            free(why);
+    }
+    free(stamp);
+    jl_store_counts k;
+    jl_store_counts_get(c->store, &k);
+    if (fig) {
+        *fig = c->fig;
+        fig->hits = k.hits;
+        fig->misses = k.misses;
+        fig->expired = k.expired + c->fig.expired;
+        fig->corrupt = k.corrupt;
+        fig->evicted = k.evicted + removed;
+        fig->bytes_read = k.bytes_read;
+        fig->bytes_written = k.bytes_written;
+        fig->lookups = c->lookups.calls;
+        fig->lookup_p50 = jl_stats_quantile(&c->lookups, 0.50);
+        fig->lookup_p95 = jl_stats_quantile(&c->lookups, 0.95);
+        fig->lookup_p99 = jl_stats_quantile(&c->lookups, 0.99);
+    }
+    jl_store_close(c->store);
+    pthread_mutex_destroy(&c->mu);
+    free(c->sigs);
+    free(c->cacheable);
+    free(c);
+}
+
+static void lookup_time(jl_cache_run *c, double t0)
+{
+    double dt = jl_now() - t0;
+    pthread_mutex_lock(&c->mu);
+    c->lookups.calls++;
+    jl_stats_latency(&c->lookups, dt);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void free_job(jl_job_cache *jc)
+{
+    for (size_t i = 0; i < jc->n; i++) {
+        if (jc->readers[i])
+            jl_entry_close(jc->readers[i]);
+        if (jc->writers[i])
+            jl_entry_abort(jc->writers[i]);
+    }
+    free(jc->plan);
+    free(jc->keys);
+    free(jc->readers);
+    free(jc->writers);
+    free(jc->limit);
+    free(jc->replay_desc);
+    free(jc);
+}
+
+jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t input_bytes, int *plan)
+{
+    const joule_graph *g = c->g;
+    for (size_t i = 0; i < g->n; i++)
+        plan[i] = JL_PLAN_RUN;
+    int any = 0;
+    for (size_t i = 0; i < g->n; i++)
+        any |= c->cacheable[i];
+    if (!any)
+        return NULL;
+    jl_key digest;
+    uint64_t read_bytes = 0;
+    char *why = NULL;
+    if (jl_input_digest(c->store, input, &digest, &read_bytes, &why)) {
+        /* a pipe, a read error: this input runs uncached (the read error,
+         * if real, is the source's to report) */
+        free(why);
+        return NULL;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->fig.digest_bytes += read_bytes;
+    pthread_mutex_unlock(&c->mu);
+
+    jl_job_cache *jc = jl_calloc(1, sizeof *jc);
+    jc->c = c;
+    jc->n = g->n;
+    jc->input_bytes = input_bytes;
+    jc->plan = jl_calloc(g->n, sizeof *jc->plan);
+    jc->keys = jl_calloc(g->n, sizeof *jc->keys);
+    jc->readers = jl_calloc(g->n, sizeof *jc->readers);
+    jc->writers = jl_calloc(g->n, sizeof *jc->writers);
+    jc->limit = jl_calloc(g->n, sizeof *jc->limit);
+    int *hit = jl_calloc(g->n, sizeof *hit);
+    for (size_t i = 0; i < g->n; i++) {
+        if (!c->cacheable[i])
+            continue;
+        jc->keys[i] = jl_cache_key(digest, c->sigs[i]);
+        if (!c->refresh) {
+            double t0 = jl_now();
+            int st = jl_entry_probe(c->store, jc->keys[i]);
+            hit[i] = st == JL_ENTRY_HIT;
+            lookup_time(c, t0);
+            if (st == JL_ENTRY_EXPIRED) {
+                pthread_mutex_lock(&c->mu);
+                c->fig.expired++;
+                pthread_mutex_unlock(&c->mu);
+            }
+        }
+        if (g->nodes[i].cache == JL_CACHE_AUTO) {
+            uint64_t lim = input_bytes / AUTO_SHARE;
+            jc->limit[i] = lim > AUTO_FLOOR ? lim : AUTO_FLOOR;
+        }
+    }
+    /* Plan with what seems to be there; open (and so verify) only what the
+     * plan replays; an entry that turns out expired or corrupt is planned
+     * again as missing. Each round replays fewer nodes: it ends. */
+    for (;;) {
+        jl_cache_plan(g, c->cacheable, hit, jc->plan);
+        int again = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            if (jc->plan[i] != JL_PLAN_REPLAY || jc->readers[i])
+                continue;
+            double t0 = jl_now();
+            int rc = jl_entry_open(c->store, jc->keys[i], &jc->readers[i]);
+            lookup_time(c, t0);
+            if (rc != JL_ENTRY_HIT) {
+                jc->readers[i] = NULL;
+                hit[i] = 0;
+                again = 1;
+            }
+        }
+        if (!again)
+            break;
+    }
+    free(hit);
+    double saved = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (jc->plan[i] != JL_PLAN_REPLAY && jc->readers[i]) {
+            jl_entry_close(jc->readers[i]); /* not needed after all */
+            jc->readers[i] = NULL;
+        }
+        if (jc->readers[i])
+            saved += jl_entry_cost(jc->readers[i]);
+        plan[i] = jc->plan[i];
+    }
+    pthread_mutex_lock(&c->mu);
+    c->fig.time_saved += saved;
+    pthread_mutex_unlock(&c->mu);
+    return jc;
+}
+
+/* ---- the replay source ---------------------------------------------------*/
+
+static int replay_open(const joule_open_args *a, void **self)
+{
+    (void)a;
+    *self = NULL;
+    return JOULE_ERROR; /* never called: the scheduler opens replays itself */
+}
+
+static int replay_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
+{
+    (void)port;
+    (void)in;
+    replay *rp = self;
+    uint32_t room = UINT32_MAX;
+    for (uint32_t p = 0; p < rp->n_ports; p++)
+        if (out[p].capacity < room)
+            room = out[p].capacity;
+    if (room > rp->cap) {
+        rp->cap = room;
+        rp->data = jl_realloc(rp->data, (size_t)room * rp->max_cols * sizeof *rp->data);
+        rp->times = jl_realloc(rp->times, (size_t)room * sizeof *rp->times);
+    }
+    uint32_t p, n;
+    int rc = jl_entry_read(rp->r, room, &p, &n, rp->data, rp->times);
+    if (rc == 0)
+        return JOULE_END;
+    if (rc < 0 || p >= rp->n_ports)
+        return JOULE_ERROR;
+    memcpy(out[p].data, rp->data, (size_t)n * out[p].n_columns * sizeof *rp->data);
+    if (out[p].times)
+        memcpy(out[p].times, rp->times, (size_t)n * sizeof *rp->times);
+    out[p].n_rows = n;
+    return JOULE_OK;
+}
+
+static void replay_close(void *self)
+{
+    replay *rp = self;
+    if (!rp)
+        return;
+    /* the reader stays open until the job ends (jl_job_cache_end): the
+     * formats' names and units, which consumers hold, are its memory */
+    free(rp->data);
+    free(rp->times);
+    free(rp);
+}
+
+int jl_job_cache_replay(jl_job_cache *jc, size_t node, joule_format *out_fmts, const joule_descriptor **desc,
+                        void **self)
+{
+    const jl_node *n = &jc->c->g->nodes[node];
+    const joule_descriptor *d = n->plugin->desc;
+    jl_entry_reader *r = jc->readers[node];
+    if (!r || jl_entry_ports(r) != d->n_outputs)
+        return -1;
+    if (!jc->replay_desc)
+        jc->replay_desc = jl_calloc(jc->n, sizeof *jc->replay_desc);
+    joule_descriptor *rd = &jc->replay_desc[node];
+    rd->abi_version = JOULE_ABI_VERSION;
+    rd->struct_size = sizeof *rd;
+    rd->name = d->name; /* messages name the plugin whose output it is */
+    rd->version = d->version;
+    rd->summary = "replays a cached stream";
+    rd->role = JOULE_ROLE_SOURCE;
+    rd->n_outputs = d->n_outputs;
+    rd->outputs = d->outputs;
+    rd->open = replay_open;
+    rd->process = replay_process;
+    rd->close = replay_close;
+    replay *rp = jl_calloc(1, sizeof *rp);
+    rp->r = r;
+    rp->n_ports = d->n_outputs;
+    for (uint32_t p = 0; p < d->n_outputs; p++) {
+        out_fmts[p] = *jl_entry_format(r, p);
+        out_fmts[p].length = jl_entry_rows(r, p);
+        /* as a source: it fills the room it is given */
+        out_fmts[p].out_num = 1;
+        out_fmts[p].out_den = 1;
+        out_fmts[p].flags = 0;
+        if (out_fmts[p].n_columns > rp->max_cols)
+            rp->max_cols = out_fmts[p].n_columns;
+    }
+    *desc = rd;
+    *self = rp;
+    return 0;
+}
+
+/* ---- recording -----------------------------------------------------------*/
+
+void jl_job_cache_record(jl_job_cache *jc, size_t node, const joule_format *out_fmts)
+{
+    if (!jc || jc->plan[node] != JL_PLAN_RECORD)
+        return;
+    const joule_descriptor *d = jc->c->g->nodes[node].plugin->desc;
+    char *why = NULL;
+    jc->writers[node] = jl_entry_create(jc->c->store, jc->keys[node], d->n_outputs, out_fmts, &why);
+    free(why); /* a cache that cannot be written: the job runs as without */
+}
+
+void jl_job_cache_rows(jl_job_cache *jc, size_t node, uint32_t port, const joule_buffer *b)
+{
+    if (!jc || !jc->writers[node] || !b->n_rows)
+        return;
+    jl_entry_writer *w = jc->writers[node];
+    if (jl_entry_append(w, port, b->data, b->times, b->n_rows) ||
+        (jc->limit[node] && jl_entry_size(w) > jc->limit[node])) {
+        if (jc->limit[node] && jl_entry_size(w) > jc->limit[node]) {
+            pthread_mutex_lock(&jc->c->mu);
+            jc->c->fig.too_large++;
+            pthread_mutex_unlock(&jc->c->mu);
+        }
+        jl_entry_abort(w);
+        jc->writers[node] = NULL;
+    }
+}
+
+void jl_job_cache_end(jl_job_cache *jc, int ok, const double *busy)
+{
+    if (!jc)
+        return;
+    const joule_graph *g = jc->c->g;
+    for (size_t i = 0; i < jc->n; i++) {
+        jl_entry_writer *w = jc->writers[i];
+        if (!w)
+            continue;
+        jc->writers[i] = NULL;
+        if (!ok) {
+            jl_entry_abort(w);
+            continue;
+        }
+        /* Its cost: its own time and that of everything upstream of it that
+         * ran in this job — what a replay saves. */
+        char *up = jl_calloc(jc->n, 1);
+        up[i] = 1;
+        double cost = 0;
+        for (size_t oi = g->n; oi-- > 0;) {
+            size_t k = g->order[oi];
+            if (!up[k])
+                continue;
+            cost += busy ? busy[k] : 0;
+            const jl_node *n = &g->nodes[k];
+            for (uint32_t p = 0; p < n->plugin->desc->n_inputs; p++)
+                if (n->in[p].node != JL_NO_NODE)
+                    up[n->in[p].node] = 1;
+        }
+        free(up);
+        char *why = NULL;
+        if (jl_entry_commit(w, cost, &why))
+            free(why);
+    }
+    free_job(jc);
+}
+
+/* ---- the public maintenance API (joule.h) -------------------------------*/
+
+static jl_store *open_for_tools(const char *dir, char **dir_used, char **why)
+{
+    *dir_used = dir && *dir ? jl_strdup(dir) : default_dir();
+    if (!*dir_used) {
+        *why = jl_strdup("no cache folder: set JOULE_CACHE_DIR or HOME");
+        return NULL;
+    }
+    return jl_store_open(*dir_used, DEFAULT_TTL, 0, why);
+}
+
+int joule_cache_usage_get(const char *dir, joule_cache_usage *u, char **dir_used, char **why)
+{
+    memset(u, 0, sizeof *u);
+    jl_store *s = open_for_tools(dir, dir_used, why);
+    if (!s)
+        return -1;
+    jl_store_usage su;
+    int rc = jl_store_usage_get(s, &su);
+    if (!rc) {
+        u->entries = su.entries;
+        u->bytes = su.bytes;
+        u->expired = su.expired;
+        u->oldest_s = su.oldest_s;
+    } else {
+        *why = jl_printf("%s: cannot be read: %s", *dir_used, strerror(errno));
+    }
+    jl_store_close(s);
+    return rc ? -1 : 0;
+}
+
+int joule_cache_prune(const char *dir, double older_than, uint64_t *removed, uint64_t *freed, char **dir_used,
+                      char **why)
+{
+    *removed = *freed = 0;
+    jl_store *s = open_for_tools(dir, dir_used, why);
+    if (!s)
+        return -1;
+    int rc = jl_store_prune(s, older_than, removed, freed, why);
+    jl_store_close(s);
+    return rc ? -1 : 0;
+}
+
+int joule_cache_clear(const char *dir, uint64_t *removed, uint64_t *freed, char **dir_used, char **why)
+{
+    *removed = *freed = 0;
+    jl_store *s = open_for_tools(dir, dir_used, why);
+    if (!s)
+        return -1;
+    int rc = jl_store_clear(s, removed, freed, why);
+    jl_store_close(s);
+    return rc ? -1 : 0;
+}
