@@ -383,6 +383,29 @@ START_TEST(test_replay_every_kind)
 }
 END_TEST
 
+/* Single flight: two inputs of the same content in one run (a copy under
+ * another name) are computed once: one miss, one hit. */
+START_TEST(test_single_flight)
+{
+    make_wav("s1.wav", 0);
+    ck_assert_int_eq(tu_copy_file(tu_path("s1.wav"), tu_path("s2.wav")), 0);
+    setenv("JOULE_CACHE_DIR", tu_path("cache-sf"), 1);
+    char inputs[1400];
+    snprintf(inputs, sizeof inputs, "'%s' '%s'", tu_path("s1.wav"), tu_path("s2.wav"));
+    const char *text = "[in]\nplugin = sndfile\n[rms]\nplugin = energy\ninput = in\nframe = 400\nhop = 200\n"
+                       "[out]\nplugin = csv\ninput = rms\npath = {stem}.{node}.csv\n";
+    ck_assert_int_eq(run_graph(text, inputs, "sf", "-j 2"), 0);
+    ck_assert_int_eq(figure(NULL, "misses"), 1);
+    ck_assert_int_eq(figure(NULL, "hits"), 1);
+    ck_assert_int_eq(figure("rms", "ran"), 1);
+    ck_assert_int_eq(figure("rms", "replayed"), 1);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/s1.out.csv", tu_path("sf"));
+    snprintf(b, sizeof b, "%s/s2.out.csv", tu_path("sf"));
+    ck_assert(tu_same_bytes(a, b));
+}
+END_TEST
+
 /* joule cache stats | prune | clear on the folder a run filled. */
 START_TEST(test_cache_commands)
 {
@@ -421,6 +444,7 @@ int main(void)
     tcase_add_test(tc, test_concurrent_processes);
     tcase_add_test(tc, test_replay_every_kind);
     tcase_add_test(tc, test_cache_commands);
+    tcase_add_test(tc, test_single_flight);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

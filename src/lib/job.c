@@ -189,6 +189,23 @@ int jl_job_open(run *r, jl_job *j)
 {
     const joule_graph *g = r->g;
     j->n = g->n;
+    /* What each node does with the cache: run, record, replay or skip.
+     * When another job (of this run or another process) is computing an
+     * entry this one would compute too, this one waits for it, unopened
+     * and holding no pool memory, and is then served the entry — for at
+     * most DEFER_MAX_S, in case that job is stuck. */
+    if (!j->deferred_since)
+        j->deferred_since = jl_now();
+    int busy = 0;
+    j->plan = jl_calloc(g->n ? g->n : 1, sizeof *j->plan);
+    j->jc = r->cache ? jl_job_cache_plan(r->cache, j->input, j->size, j->plan,
+                                         jl_now() - j->deferred_since < DEFER_MAX_S, &busy)
+                     : NULL;
+    if (busy) {
+        free(j->plan);
+        j->plan = NULL;
+        return 1;
+    }
     /* The input as it is before anything reads it: compared again at the
      * end, so that a file still being written fails instead of giving
      * results for part of it. */
@@ -198,9 +215,6 @@ int jl_job_open(run *r, jl_job *j)
         __atomic_store(&jl_watching->slots[j->slot].started, &j->t_start, __ATOMIC_RELAXED);
         slot_state(j, JL_SLOT_RUNNING);
     }
-    /* What each node does with the cache: run, record, replay or skip. */
-    j->plan = jl_calloc(g->n ? g->n : 1, sizeof *j->plan);
-    j->jc = r->cache ? jl_job_cache_plan(r->cache, j->input, j->size, j->plan) : NULL;
     j->nodes = jl_calloc(g->n, sizeof *j->nodes);
     for (size_t i = 0; i < g->n; i++) {
         jl_nrt *n = &j->nodes[i];

@@ -65,6 +65,7 @@ struct jl_job_cache {
     jl_key *keys;
     jl_entry_reader **readers; /* replayed nodes, until the node opens */
     jl_entry_writer **writers; /* recorded nodes                       */
+    int *locks;                /* single-flight tokens, -1: none       */
     uint64_t *limit;           /* bytes an entry may reach; 0 = none   */
     joule_descriptor *replay_desc;
     uint64_t input_bytes;
@@ -171,7 +172,7 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
     if (fig) {
         *fig = c->fig;
         fig->hits = k.hits;
-        fig->misses = k.misses;
+        fig->misses = c->fig.misses;
         fig->expired = k.expired + c->fig.expired;
         fig->corrupt = k.corrupt;
         fig->evicted = k.evicted + removed;
@@ -206,6 +207,9 @@ static void free_job(jl_job_cache *jc)
         if (jc->writers[i])
             jl_entry_abort(jc->writers[i]);
     }
+    for (size_t i = 0; i < jc->n; i++)
+        jl_store_unlock(jc->c->store, jc->locks[i]);
+    free(jc->locks);
     free(jc->plan);
     free(jc->keys);
     free(jc->readers);
@@ -215,9 +219,11 @@ static void free_job(jl_job_cache *jc)
     free(jc);
 }
 
-jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t input_bytes, int *plan)
+jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t input_bytes, int *plan, int may_wait,
+                                int *busy)
 {
     const joule_graph *g = c->g;
+    *busy = 0;
     for (size_t i = 0; i < g->n; i++)
         plan[i] = JL_PLAN_RUN;
     int any = 0;
@@ -247,6 +253,9 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
     jc->readers = jl_calloc(g->n, sizeof *jc->readers);
     jc->writers = jl_calloc(g->n, sizeof *jc->writers);
     jc->limit = jl_calloc(g->n, sizeof *jc->limit);
+    jc->locks = jl_malloc(g->n * sizeof *jc->locks);
+    for (size_t i = 0; i < g->n; i++)
+        jc->locks[i] = -1;
     int *hit = jl_calloc(g->n, sizeof *hit);
     for (size_t i = 0; i < g->n; i++) {
         if (!c->cacheable[i])
@@ -289,6 +298,33 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
         if (!again)
             break;
     }
+    /* Single flight: lock what this job will record. An entry another
+     * holds the lock of is being computed: wait for it (it is then found
+     * and replayed). One just committed by the holder we waited for is
+     * seen by probing again once locked. */
+    for (size_t i = 0; i < g->n; i++) {
+        if (jc->plan[i] != JL_PLAN_RECORD)
+            continue;
+        int tok = jl_store_lock(c->store, jc->keys[i], 0);
+        if (tok == -2 && may_wait) {
+            free(hit);
+            free_job(jc);
+            for (size_t k = 0; k < g->n; k++)
+                plan[k] = JL_PLAN_RUN;
+            *busy = 1;
+            return NULL;
+        }
+        jc->locks[i] = tok;
+        if (tok >= 0 && !c->refresh && jl_entry_probe(c->store, jc->keys[i]) == JL_ENTRY_HIT) {
+            /* committed meanwhile: replay it instead */
+            jl_entry_reader *rd = NULL;
+            if (jl_entry_open(c->store, jc->keys[i], &rd) == JL_ENTRY_HIT) {
+                hit[i] = 1;
+                jc->readers[i] = rd;
+                jl_cache_plan(g, c->cacheable, hit, jc->plan);
+            }
+        }
+    }
     free(hit);
     double saved = 0;
     for (size_t i = 0; i < g->n; i++) {
@@ -300,8 +336,13 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
             saved += jl_entry_cost(jc->readers[i]);
         plan[i] = jc->plan[i];
     }
+    /* a miss: an entry this job has to compute */
+    uint64_t computed = 0;
+    for (size_t i = 0; i < g->n; i++)
+        computed += jc->plan[i] == JL_PLAN_RECORD;
     pthread_mutex_lock(&c->mu);
     c->fig.time_saved += saved;
+    c->fig.misses += computed;
     pthread_mutex_unlock(&c->mu);
     return jc;
 }

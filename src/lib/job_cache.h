@@ -28,8 +28,13 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *figures);
 
 /* Plan a job: plan[i] for every node (JL_PLAN_*). Returns the job's cache
  * state, or NULL when nothing of it is cached or recorded (then plan[] is
- * all JL_PLAN_RUN). Thread-safe. */
-jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t input_bytes, int *plan);
+ * all JL_PLAN_RUN). Thread-safe. Single flight: every entry the plan
+ * records is locked (a lock per key, the kernel's, so held across
+ * processes and released if its holder dies); when one is held by
+ * another job and `may_wait`, nothing is kept, *busy is set and NULL
+ * returned: the caller tries again once that job may have ended. */
+jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t input_bytes, int *plan, int may_wait,
+                                int *busy);
 
 /* A replayed node: its output formats (out_fmts[p], valid until the job
  * ends), and its descriptor and instance, a source that replays the

@@ -88,7 +88,11 @@ struct jl_nrt {
     jl_nrt *ready_next;
 };
 
-enum { J_PENDING, J_OPEN, J_WAITING, J_RUNNING, J_FINALIZE, J_DONE };
+enum { J_PENDING, J_OPEN, J_DEFERRED, J_WAITING, J_RUNNING, J_FINALIZE, J_DONE };
+
+/* The longest a job waits for another to finish computing an entry it
+ * needs (single flight) before computing it too. */
+#define DEFER_MAX_S 30.0
 
 struct jl_job {
     run *run;
@@ -116,6 +120,7 @@ struct jl_job {
     int in_st_ok;
     int *plan;            /* per node: JL_PLAN_* (cache_plan.h)     */
     int reads_input;      /* a source of it runs (not all replayed) */
+    double deferred_since; /* first tried to open (jl_now), or 0    */
     jl_job_cache *jc;     /* its cache entries; NULL: none          */
 };
 
@@ -134,6 +139,9 @@ struct run {
     size_t n_ready;
     jl_job *waiting;      /* opened, waiting for their quota */
     jl_job *finalize;     /* to commit or tear down          */
+    jl_job *deferred;     /* waiting for another's entries   */
+    int retry_deferred;   /* a job ended: try them again     */
+    double deferred_at;   /* when the last was deferred      */
     int stopping;
     pthread_mutex_t err_mu;
     uint64_t bytes_read;

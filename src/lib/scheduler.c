@@ -121,6 +121,13 @@ static void work(run *r, joule_report *rep)
                 r->finished++;
                 r->failed++;
             }
+            for (jl_job *j = r->deferred; j; j = j->next) {
+                j->state = J_DONE;
+                j->failed = 1;
+                r->finished++;
+                r->failed++;
+            }
+            r->deferred = NULL;
             for (size_t i = 0; i < r->n_jobs; i++) {
                 jl_job *j = &r->jobs[i];
                 if (j->state == J_RUNNING || j->state == J_WAITING) {
@@ -170,6 +177,7 @@ static void work(run *r, joule_report *rep)
             j->state = J_DONE;
             r->active--;
             r->finished++;
+            r->retry_deferred = r->deferred != NULL; /* what they wait for may be there now */
             if (j->reads_input)
                 r->bytes_read += j->size;
             if (j->failed)
@@ -202,8 +210,20 @@ static void work(run *r, joule_report *rep)
             next = stay_on(r, n);
             continue;
         }
-        if (!r->stopping && r->next_open < r->n_jobs && r->active < r->max_active) {
-            jl_job *j = &r->jobs[r->next_open++];
+        /* Deferred jobs (single flight) are tried again once a job ended,
+         * or every 50 ms (the entry they wait for may be another
+         * process's); new ones are opened meanwhile. */
+        int retry = r->deferred && (r->retry_deferred || jl_now() - r->deferred_at > 0.05);
+        if (!r->stopping && (retry || r->next_open < r->n_jobs) && r->active < r->max_active) {
+            jl_job *j;
+            if (retry) {
+                j = r->deferred;
+                r->deferred = j->next;
+                if (!r->deferred)
+                    r->retry_deferred = 0;
+            } else {
+                j = &r->jobs[r->next_open++];
+            }
             r->active++;
             j->state = J_OPEN;
             if (r->n_ready)
@@ -211,6 +231,24 @@ static void work(run *r, joule_report *rep)
             pthread_mutex_unlock(&r->mu);
             int rc = jl_job_open(r, j);
             pthread_mutex_lock(&r->mu);
+            if (rc == 1) { /* another job computes what it needs: later */
+                r->active--;
+                j->state = J_DEFERRED;
+                j->next = NULL;
+                jl_job **pp = &r->deferred;
+                while (*pp)
+                    pp = &(*pp)->next;
+                *pp = j;
+                r->deferred_at = jl_now();
+                if (r->stopping) {
+                    r->deferred = NULL;
+                    j->state = J_DONE;
+                    j->failed = 1;
+                    r->finished++;
+                    r->failed++;
+                }
+                continue;
+            }
             if (r->stopping) {
                 j->cancelled |= !j->failed;
                 jl_job_fail(j, NULL, "interrupted");
