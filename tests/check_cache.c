@@ -406,6 +406,29 @@ START_TEST(test_single_flight)
 }
 END_TEST
 
+/* --explain says per node why it runs: no entry yet, a parameter that
+ * changed (with both values), something upstream, the input. */
+START_TEST(test_explain)
+{
+    make_wav("x.wav", 0);
+    setenv("JOULE_CACHE_DIR", tu_path("cache-x"), 1);
+    char inputs[700];
+    snprintf(inputs, sizeof inputs, "'%s'", tu_path("x.wav"));
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "x1", "--explain"), 0);
+    ck_assert_msg(strstr(tu_stderr(), "node 'feat' (spectral): runs: no entry for this input yet"), "%s",
+                  tu_stderr());
+    ck_assert_int_eq(run_graph(graph_text("window = hamming", ""), inputs, "x2", "--explain"), 0);
+    const char *e = tu_stderr();
+    ck_assert_msg(strstr(e, "node 'spec' (fft): runs: parameter 'window' changed (hann -> hamming)"), "%s", e);
+    ck_assert_msg(strstr(e, "node 'feat' (spectral): runs: upstream node 'spec' changed"), "%s", e);
+    ck_assert_msg(strstr(e, "node 'rms' (energy): replayed from the cache"), "%s", e);
+    ck_assert_msg(strstr(e, "node 'out' (csv): runs: a sink"), "%s", e);
+    make_wav("x.wav", 99);
+    ck_assert_int_eq(run_graph(graph_text("window = hamming", ""), inputs, "x3", "--explain"), 0);
+    ck_assert_msg(strstr(tu_stderr(), "node 'rms' (energy): runs: the input changed"), "%s", tu_stderr());
+}
+END_TEST
+
 /* joule cache stats | prune | clear on the folder a run filled. */
 START_TEST(test_cache_commands)
 {
@@ -445,6 +468,7 @@ int main(void)
     tcase_add_test(tc, test_replay_every_kind);
     tcase_add_test(tc, test_cache_commands);
     tcase_add_test(tc, test_single_flight);
+    tcase_add_test(tc, test_explain);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

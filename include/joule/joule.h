@@ -170,6 +170,10 @@ typedef struct joule_run_options {
     int no_cache;
     const char *cache_dir;
     int refresh;
+    /* Appended in 0.2. Report, per input and node, why the node runs, is
+     * replayed or skipped (through on_error, or on stderr), prefixed
+     * "explain: ". */
+    int explain;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes

@@ -47,6 +47,7 @@ static const char usage_text[] =
     "      --cache-dir DIR     the stage cache's folder (default: $JOULE_CACHE_DIR,\n"
     "                          $XDG_CACHE_HOME/joule, ~/.cache/joule)\n"
     "      --refresh           recompute every cached node and replace its entry\n"
+    "      --explain           say per input and node why it runs, is replayed or skipped\n"
     "      --older-than AGE    cache prune: also remove entries unused for AGE (30d, 12h)\n"
     "  -v, --verbose           show plugins' informational messages\n"
     "\n"
@@ -262,7 +263,7 @@ typedef struct options {
     const char *out_dir, *plugin_path, *report_path;
     const char **sets;
     size_t n_sets;
-    int threads, stats, progress, verbose, no_isolate, no_cache, refresh;
+    int threads, stats, progress, verbose, no_isolate, no_cache, refresh, explain;
     const char *cache_dir;
     double timeout, older_than;
 } options;
@@ -282,6 +283,7 @@ static const struct option longopts[] = {
     {"cache-dir", required_argument, NULL, 8},
     {"refresh", no_argument, NULL, 9},
     {"older-than", required_argument, NULL, 10},
+    {"explain", no_argument, NULL, 11},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -316,6 +318,7 @@ static void apply_option(options *o, int c)
     case 7: o->no_cache = 1; break;
     case 8: o->cache_dir = optarg; break;
     case 9: o->refresh = 1; break;
+    case 11: o->explain = 1; break;
     case 10:
         o->older_than = parse_duration(optarg);
         if (o->older_than < 0) {
@@ -463,6 +466,7 @@ int main(int argc, char **argv)
             opt.no_cache = o.no_cache;
             opt.cache_dir = o.cache_dir;
             opt.refresh = o.refresh;
+            opt.explain = o.explain;
             joule_report *report = NULL;
             rc = joule_run(g, args + 1, n_args - 1, &opt, (stats || report_path) ? &report : NULL);
             if (report) {

@@ -140,6 +140,44 @@ static void canonical_value(XXH3_state_t *st, const joule_param *p, const joule_
     field_str(st, buf);
 }
 
+char *jl_cache_describe(const joule_graph *g, size_t i, const jl_key *sigs)
+{
+    const jl_node *n = &g->nodes[i];
+    const joule_descriptor *d = n->plugin->desc;
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_128bits_reset(st);
+    build_identity(st, n->plugin->path);
+    jl_key b = digest_of(st);
+    char hex[33];
+    char *out = jl_printf("plugin\t%s\nversion\t%s\nbuild\t%s\n", d->name, d->version, jl_key_hex(b, hex));
+    for (uint32_t k = 0; k < d->n_params; k++) {
+        const joule_param *p = &d->params[k];
+        if (p->flags & (JOULE_PARAM_NO_KEY | JOULE_PARAM_OUT_PATH))
+            continue;
+        XXH3_128bits_reset(st);
+        canonical_value(st, p, &n->values[k]);
+        jl_key v = digest_of(st);
+        const char *shown = n->texts && n->texts[k] ? n->texts[k] : p->def ? p->def : "";
+        char *e = jl_escape(shown);
+        for (char *c = e; *c; c++)
+            if (*c == '\t')
+                *c = ' ';
+        char *more = jl_printf("%sparam\t%s\t%s\t%s\n", out, p->name, jl_key_hex(v, hex), e);
+        free(e);
+        free(out);
+        out = more;
+    }
+    for (uint32_t k = 0; k < d->n_inputs; k++) {
+        const jl_edge *e = &n->in[k];
+        char *more = jl_printf("%supstream\t%s\t%s\n", out, e->node == JL_NO_NODE ? "-" : g->nodes[e->node].name,
+                               e->node == JL_NO_NODE ? "-" : jl_key_hex(sigs[e->node], hex));
+        free(out);
+        out = more;
+    }
+    XXH3_freeState(st);
+    return out;
+}
+
 void jl_cache_signatures(const joule_graph *g, jl_key *sigs, int *pure)
 {
     XXH3_state_t *st = XXH3_createState();

@@ -33,6 +33,13 @@ jl_key jl_cache_key(jl_key digest, jl_key sig);
  * a pipe cannot be read twice; a read error), with a malloc'd reason. */
 int jl_input_digest(jl_store *s, const char *path, jl_key *digest, uint64_t *bytes_read, char **why);
 
+/* What node i's signature covers, as lines of tab-separated fields, for
+ * `--explain` to say what changed since an entry was recorded:
+ *   plugin NAME / version V / build HEX / param NAME VALUEHASH AS-WRITTEN /
+ *   upstream NODE SIGHEX
+ * malloc'd. */
+char *jl_cache_describe(const joule_graph *g, size_t i, const jl_key *sigs);
+
 /* "0123…ef": 32 hex digits and a NUL into buf[33]. */
 const char *jl_key_hex(jl_key k, char buf[33]);
 

@@ -206,6 +206,19 @@ int jl_job_open(run *r, jl_job *j)
         j->plan = NULL;
         return 1;
     }
+    if (r->opt && r->opt->struct_size >= offsetof(joule_run_options, explain) + sizeof r->opt->explain &&
+        r->opt->explain)
+        for (size_t i = 0; i < g->n; i++) {
+            const char *why = jl_job_cache_why(j->jc, i);
+            if (!why)
+                why = !r->cache ? "runs: the cache is off"
+                                : "runs: this input is not cached (not a regular file, or nothing in the graph "
+                                  "is cacheable)";
+            char *m = jl_printf("explain: %s: node '%s' (%s): %s", j->shown, g->nodes[i].name,
+                                g->nodes[i].plugin->desc->name, why);
+            jl_report_error(r, m);
+            free(m);
+        }
     /* The input as it is before anything reads it: compared again at the
      * end, so that a file still being written fails instead of giving
      * results for part of it. */

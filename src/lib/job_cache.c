@@ -24,12 +24,15 @@
 #include "report.h"
 #include "util.h"
 
+#include <xxhash.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +47,8 @@ struct jl_cache_run {
     jl_key *sigs;
     int *cacheable;      /* per node, before looking at entries */
     int refresh;
+    int explain;         /* say why each node runs (--explain) */
+    int *pure;
     pthread_mutex_t mu;  /* the figures below */
     jl_cache_figures fig;
     jl_node_stats lookups; /* latency histogram of lookups */
@@ -69,7 +74,14 @@ struct jl_job_cache {
     uint64_t *limit;           /* bytes an entry may reach; 0 = none   */
     joule_descriptor *replay_desc;
     uint64_t input_bytes;
+    jl_key digest;
+    char *input;
+    int *state;                /* per node: JL_ENTRY_* of its lookup   */
+    char **why;                /* --explain: per node, why             */
 };
+
+static void explain(jl_job_cache *jc);
+static void remember(jl_job_cache *jc, size_t i);
 
 static uint32_t desc_role(const jl_node *n)
 {
@@ -119,6 +131,19 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
     }
     char *why = NULL;
     jl_store *s = jl_store_open(dir, g->cache.ttl, g->cache.disk, &why);
+    /* Entries are trusted once their checksums match: a folder someone
+     * else can write to could be fed entries that pass every check. */
+    struct stat sb;
+    if (s && (stat(dir, &sb) || sb.st_uid != geteuid() || (sb.st_mode & 022))) {
+        char *e = jl_escape(dir);
+        *warning = jl_printf("the cache folder %s is not yours alone (another user owns it or may write to it): "
+                             "running without the cache",
+                             e);
+        free(e);
+        free(dir);
+        jl_store_close(s);
+        return NULL;
+    }
     free(dir);
     if (!s) {
         *warning = jl_printf("%s: running without the cache", why ? why : "the cache folder cannot be used");
@@ -134,13 +159,15 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
     int *pure = jl_calloc(g->n ? g->n : 1, sizeof *pure);
     jl_cache_signatures(g, c->sigs, pure);
     c->cacheable = jl_calloc(g->n ? g->n : 1, sizeof *c->cacheable);
+    c->explain = opt && opt->struct_size >= offsetof(joule_run_options, explain) + sizeof opt->explain &&
+                 opt->explain;
     for (size_t i = 0; i < g->n; i++) {
         const jl_node *n = &g->nodes[i];
         uint32_t role = desc_role(n);
         c->cacheable[i] = pure[i] && role != JOULE_ROLE_SINK && n->cache != JL_CACHE_NO &&
                           (role != JOULE_ROLE_SOURCE || n->cache == JL_CACHE_YES);
     }
-    free(pure);
+    c->pure = pure;
     pthread_mutex_init(&c->mu, NULL);
     c->fig.enabled = 1;
     return c;
@@ -187,6 +214,7 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
     pthread_mutex_destroy(&c->mu);
     free(c->sigs);
     free(c->cacheable);
+    free(c->pure);
     free(c);
 }
 
@@ -210,6 +238,12 @@ static void free_job(jl_job_cache *jc)
     for (size_t i = 0; i < jc->n; i++)
         jl_store_unlock(jc->c->store, jc->locks[i]);
     free(jc->locks);
+    if (jc->why)
+        for (size_t i = 0; i < jc->n; i++)
+            free(jc->why[i]);
+    free(jc->why);
+    free(jc->state);
+    free(jc->input);
     free(jc->plan);
     free(jc->keys);
     free(jc->readers);
@@ -253,6 +287,9 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
     jc->readers = jl_calloc(g->n, sizeof *jc->readers);
     jc->writers = jl_calloc(g->n, sizeof *jc->writers);
     jc->limit = jl_calloc(g->n, sizeof *jc->limit);
+    jc->digest = digest;
+    jc->input = jl_strdup(input);
+    jc->state = jl_calloc(g->n, sizeof *jc->state);
     jc->locks = jl_malloc(g->n * sizeof *jc->locks);
     for (size_t i = 0; i < g->n; i++)
         jc->locks[i] = -1;
@@ -264,6 +301,7 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
         if (!c->refresh) {
             double t0 = jl_now();
             int st = jl_entry_probe(c->store, jc->keys[i]);
+            jc->state[i] = st;
             hit[i] = st == JL_ENTRY_HIT;
             lookup_time(c, t0);
             if (st == JL_ENTRY_EXPIRED) {
@@ -290,6 +328,7 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
             int rc = jl_entry_open(c->store, jc->keys[i], &jc->readers[i]);
             lookup_time(c, t0);
             if (rc != JL_ENTRY_HIT) {
+                jc->state[i] = rc;
                 jc->readers[i] = NULL;
                 hit[i] = 0;
                 again = 1;
@@ -336,6 +375,8 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
             saved += jl_entry_cost(jc->readers[i]);
         plan[i] = jc->plan[i];
     }
+    if (c->explain)
+        explain(jc);
     /* a miss: an entry this job has to compute */
     uint64_t computed = 0;
     for (size_t i = 0; i < g->n; i++)
@@ -345,6 +386,161 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
     c->fig.misses += computed;
     pthread_mutex_unlock(&c->mu);
     return jc;
+}
+
+/* ---- explaining ----------------------------------------------------------
+ * What a recorded entry was computed from is kept beside the entries, per
+ * input file and node name (explain/HASH: the input's digest and the
+ * node's description, cache_key.h), so that a later run that misses can
+ * say what changed: the input, the plugin's version or build, a
+ * parameter, something upstream. */
+
+static char *memo_path(const jl_job_cache *jc, size_t i)
+{
+    char *real = realpath(jc->input, NULL);
+    const char *name = jc->c->g->nodes[i].name;
+    size_t a = strlen(real ? real : jc->input), b = strlen(name);
+    char *id = jl_malloc(a + b + 2);
+    memcpy(id, real ? real : jc->input, a);
+    id[a] = '\0';
+    memcpy(id + a + 1, name, b + 1);
+    free(real);
+    XXH128_hash_t h = XXH3_128bits(id, a + b + 2);
+    free(id);
+    jl_key k = {h.high64, h.low64};
+    char hex[33];
+    return jl_printf("%s/explain/%s", jl_store_dir(jc->c->store), jl_key_hex(k, hex));
+}
+
+static void remember(jl_job_cache *jc, size_t i)
+{
+    char *path = memo_path(jc, i);
+    char *dir = jl_printf("%s/explain", jl_store_dir(jc->c->store));
+    mkdir(dir, 0700);
+    free(dir);
+    char hex[33];
+    char *desc = jl_cache_describe(jc->c->g, i, jc->c->sigs);
+    char *text = jl_printf("input\t%s\n%s", jl_key_hex(jc->digest, hex), desc);
+    free(desc);
+    char *tmp = jl_printf("%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        size_t len = strlen(text);
+        int ok = write(fd, text, len) == (ssize_t)len;
+        close(fd);
+        if (!ok || rename(tmp, path))
+            unlink(tmp);
+    }
+    free(tmp);
+    free(text);
+    free(path);
+}
+
+/* The value of the line starting with `key` TAB (and, for param and
+ * upstream lines, `name` TAB) in a description; NULL if none. */
+static char *line_of(const char *text, const char *key, const char *name)
+{
+    char *pre = name ? jl_printf("%s\t%s\t", key, name) : jl_printf("%s\t", key);
+    size_t n = strlen(pre);
+    char *r = NULL;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, pre, n)) {
+            const char *e = strchr(l + n, '\n');
+            r = jl_strndup(l + n, e ? (size_t)(e - l - n) : strlen(l + n));
+            break;
+        }
+    free(pre);
+    return r;
+}
+
+/* Why node i runs, compared with what its last entry for this input was
+ * computed from. */
+static char *why_missed(jl_job_cache *jc, size_t i)
+{
+    if (jc->state[i] == JL_ENTRY_EXPIRED)
+        return jl_strdup("runs: its entry expired (unused for longer than the ttl)");
+    if (jc->state[i] == JL_ENTRY_CORRUPT)
+        return jl_strdup("runs: its entry was damaged (removed)");
+    char *path = memo_path(jc, i);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return jl_strdup("runs: no entry for this input yet");
+    char buf[65536];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char hex[33];
+    char *now = jl_cache_describe(jc->c->g, i, jc->c->sigs);
+    char *r = NULL, *a = line_of(buf, "input", NULL);
+    if (!a || strcmp(a, jl_key_hex(jc->digest, hex)))
+        r = jl_strdup("runs: the input changed since its entry was computed");
+    free(a);
+    static const char *const keys[] = {"plugin", "version", "build"};
+    for (int k = 0; k < 3 && !r; k++) {
+        char *x = line_of(buf, keys[k], NULL), *y = line_of(now, keys[k], NULL);
+        if (!x || !y || strcmp(x, y))
+            r = k == 2 ? jl_strdup("runs: the plugin was rebuilt")
+                       : jl_printf("runs: plugin %s changed (%s -> %s)", keys[k], x ? x : "?", y ? y : "?");
+        free(x);
+        free(y);
+    }
+    const joule_descriptor *d = jc->c->g->nodes[i].plugin->desc;
+    for (uint32_t k = 0; k < d->n_params && !r; k++) {
+        char *x = line_of(buf, "param", d->params[k].name), *y = line_of(now, "param", d->params[k].name);
+        if (y && (!x || strncmp(x, y, 32))) {
+            const char *was = x && strchr(x, '\t') ? strchr(x, '\t') + 1 : "?";
+            r = jl_printf("runs: parameter '%s' changed (%s -> %s)", d->params[k].name, was,
+                          strchr(y, '\t') ? strchr(y, '\t') + 1 : "?");
+        }
+        free(x);
+        free(y);
+    }
+    const jl_node *n = &jc->c->g->nodes[i];
+    for (uint32_t k = 0; k < d->n_inputs && !r; k++) {
+        if (n->in[k].node == JL_NO_NODE)
+            continue;
+        const char *up = jc->c->g->nodes[n->in[k].node].name;
+        char *x = line_of(buf, "upstream", up), *y = line_of(now, "upstream", up);
+        if (!x || !y || strcmp(x, y))
+            r = jl_printf("runs: upstream node '%s' changed", up);
+        free(x);
+        free(y);
+    }
+    free(now);
+    return r ? r : jl_strdup("runs: no entry (removed, or evicted to keep the size bound)");
+}
+
+static void explain(jl_job_cache *jc)
+{
+    jl_cache_run *c = jc->c;
+    const joule_graph *g = c->g;
+    jc->why = jl_calloc(jc->n, sizeof *jc->why);
+    for (size_t i = 0; i < jc->n; i++) {
+        const jl_node *n = &g->nodes[i];
+        uint32_t role = desc_role(n);
+        if (jc->plan[i] == JL_PLAN_REPLAY)
+            jc->why[i] = jl_strdup("replayed from the cache");
+        else if (jc->plan[i] == JL_PLAN_SKIP)
+            jc->why[i] = jl_strdup("skipped: what it feeds is replayed");
+        else if (role == JOULE_ROLE_SINK)
+            jc->why[i] = jl_strdup("runs: a sink (its files are always written)");
+        else if (n->cache == JL_CACHE_NO)
+            jc->why[i] = jl_strdup("runs: cache = no");
+        else if (!c->pure[i])
+            jc->why[i] = jl_strdup("runs: not cacheable (its plugin, or one upstream, is not a pure function)");
+        else if (!c->cacheable[i])
+            jc->why[i] = jl_strdup("runs: a source is cached only with cache = yes");
+        else if (c->refresh)
+            jc->why[i] = jl_strdup("runs: --refresh");
+        else
+            jc->why[i] = why_missed(jc, i);
+    }
+}
+
+const char *jl_job_cache_why(const jl_job_cache *jc, size_t node)
+{
+    return jc && jc->why ? jc->why[node] : NULL;
 }
 
 /* ---- the replay source ---------------------------------------------------*/
@@ -497,6 +693,8 @@ void jl_job_cache_end(jl_job_cache *jc, int ok, const double *busy)
         char *why = NULL;
         if (jl_entry_commit(w, cost, &why))
             free(why);
+        else
+            remember(jc, i);
     }
     free_job(jc);
 }

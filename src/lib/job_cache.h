@@ -50,6 +50,10 @@ void jl_job_cache_record(jl_job_cache *jc, size_t node, const joule_format *out_
  * the run's lock. */
 void jl_job_cache_rows(jl_job_cache *jc, size_t node, uint32_t port, const joule_buffer *b);
 
+/* With --explain: why node `node` runs, is replayed or skipped ("runs:
+ * parameter 'frame' changed (1024 -> 2048)"); NULL otherwise. */
+const char *jl_job_cache_why(const jl_job_cache *jc, size_t node);
+
 /* The job ended: entries committed when `ok`, with the seconds each node
  * took (busy[i]), discarded otherwise; readers closed; jc freed. */
 void jl_job_cache_end(jl_job_cache *jc, int ok, const double *busy);
