@@ -34,7 +34,9 @@ int tu_same_bytes(const char *a, const char *b);
  * quoted paths) with chunk sizes 1, 7, 4096 and 65536 rows, each with 1, 2
  * and 8 threads, into tu_path("inv-CHUNK-THREADS"), and compare each of
  * the `n` output files (names relative to the output folder) byte for byte
- * with the first run's (in tu_path("inv-1-1")). Returns NULL when all
+ * with the first run's (in tu_path("inv-1-1")), all without the stage
+ * cache; then the same with a fresh cache, cold (recording) and again
+ * (replaying), which must give the same bytes. Returns NULL when all
  * agree, else a malloc'd description of the first difference or failure. */
 char *tu_invariance(const char *graph, const char *inputs, const char *const *outputs, size_t n);
 
