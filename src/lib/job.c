@@ -3,7 +3,7 @@
  * services the host offers plugins (log, error, locks, output files). */
 #include "config.h"
 
-#include "sched.h"
+#include "sched_shared.h"
 #include "cache_plan.h"
 #include "locks.h"
 #include "param.h"

@@ -1,6 +1,6 @@
 /* scheduler.c — running a graph over input files: the run, its threads and
  * their work loop. A job's life (its cache plan, opening, committing and
- * closing its nodes) is in job.c, stepping a node in step.c; sched.h holds
+ * closing its nodes) is in job.c, stepping a node in step.c; sched_shared.h holds
  * what they share.
  *
  * Each input file is a job: one instance of every node, connected by
@@ -44,7 +44,7 @@
 #include "config.h"
 
 #include "outputs.h"
-#include "sched.h"
+#include "sched_shared.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * run's lock held; the plugin call itself runs unlocked. */
 #include "config.h"
 
-#include "sched.h"
+#include "sched_shared.h"
 
 #include <math.h>
 #include <stdio.h>

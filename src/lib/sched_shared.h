@@ -1,12 +1,12 @@
-/* sched.h — what the scheduler's modules share (internal to libjoule):
+/* sched_shared.h — what the scheduler's modules share (internal to libjoule):
  * the run, its jobs and their nodes, and the calls between
  *   scheduler.c  the run: threads, the work loop, joule_run;
  *   job.c        a job's life: plan, open, commit, close, host services;
  *   step.c       stepping nodes: readiness, plugin calls, output chunks.
  * The locking rules and the argument for why runs cannot deadlock are at
  * the top of scheduler.c. */
-#ifndef JOULE_SCHED_H
-#define JOULE_SCHED_H
+#ifndef JOULE_SCHED_SHARED_H
+#define JOULE_SCHED_SHARED_H
 
 #include "graph.h"
 #include "job_cache.h"
