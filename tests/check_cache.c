@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A 2-second stereo WAV of two tones and a little noise; `seed` changes
@@ -429,6 +430,29 @@ START_TEST(test_explain)
 }
 END_TEST
 
+/* Two identical nodes in one graph share a key: recorded once, and the
+ * job does not wait on its own lock. */
+START_TEST(test_identical_nodes)
+{
+    make_wav("i.wav", 0);
+    char inputs[700];
+    snprintf(inputs, sizeof inputs, "'%s'", tu_path("i.wav"));
+    const char *text = "[in]\nplugin = sndfile\n[r1]\nplugin = energy\ninput = in\n[r2]\nplugin = energy\ninput = in\n"
+                       "[o1]\nplugin = csv\ninput = r1\npath = {stem}.1.csv\n"
+                       "[o2]\nplugin = csv\ninput = r2\npath = {stem}.2.csv\n";
+    double t0 = (double)time(NULL);
+    ck_assert_int_eq(run_graph(text, inputs, "id", ""), 0);
+    ck_assert_double_lt((double)time(NULL) - t0, 15);
+    ck_assert_int_eq(figure(NULL, "misses"), 1);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/i.1.csv", tu_path("id"));
+    snprintf(b, sizeof b, "%s/i.2.csv", tu_path("id"));
+    ck_assert(tu_same_bytes(a, b));
+    ck_assert_int_eq(run_graph(text, inputs, "id2", ""), 0);
+    ck_assert_int_eq(figure(NULL, "hits"), 2);
+}
+END_TEST
+
 /* joule cache stats | prune | clear on the folder a run filled. */
 START_TEST(test_cache_commands)
 {
@@ -469,6 +493,7 @@ int main(void)
     tcase_add_test(tc, test_cache_commands);
     tcase_add_test(tc, test_single_flight);
     tcase_add_test(tc, test_explain);
+    tcase_add_test(tc, test_identical_nodes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

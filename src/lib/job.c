@@ -196,6 +196,11 @@ int jl_job_open(run *r, jl_job *j)
      * most DEFER_MAX_S, in case that job is stuck. */
     if (!j->deferred_since)
         j->deferred_since = jl_now();
+    /* The input as it is before anything reads it, its digest included:
+     * compared again at the end, so that a file still being written (or
+     * replaced while the plan was made) fails instead of giving results
+     * for part of it, or entries for other content. */
+    j->in_st_ok = stat(j->input, &j->in_st) == 0 && S_ISREG(j->in_st.st_mode);
     int busy = 0;
     j->plan = jl_calloc(g->n ? g->n : 1, sizeof *j->plan);
     j->jc = r->cache ? jl_job_cache_plan(r->cache, j->input, j->size, j->plan,
@@ -219,10 +224,6 @@ int jl_job_open(run *r, jl_job *j)
             jl_report_error(r, m);
             free(m);
         }
-    /* The input as it is before anything reads it: compared again at the
-     * end, so that a file still being written fails instead of giving
-     * results for part of it. */
-    j->in_st_ok = stat(j->input, &j->in_st) == 0 && S_ISREG(j->in_st.st_mode);
     j->t_start = jl_now();
     if (jl_watching) {
         __atomic_store(&jl_watching->slots[j->slot].started, &j->t_start, __ATOMIC_RELAXED);

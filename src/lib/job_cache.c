@@ -26,6 +26,7 @@
 
 #include <xxhash.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
@@ -71,6 +72,7 @@ struct jl_job_cache {
     jl_entry_reader **readers; /* replayed nodes, until the node opens */
     jl_entry_writer **writers; /* recorded nodes                       */
     int *locks;                /* single-flight tokens, -1: none       */
+    int *dup;                  /* records a key an earlier node records */
     uint64_t *limit;           /* bytes an entry may reach; 0 = none   */
     joule_descriptor *replay_desc;
     uint64_t input_bytes;
@@ -81,6 +83,7 @@ struct jl_job_cache {
 };
 
 static void explain(jl_job_cache *jc);
+static void prune_explain(const char *store_dir, double older_than);
 static void remember(jl_job_cache *jc, size_t i);
 
 static uint32_t desc_role(const jl_node *n)
@@ -192,13 +195,15 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
         char *why = NULL;
         if (jl_store_prune(c->store, 0, &removed, &freed, &why))
             free(why);
+        if (c->g->cache.ttl > 0)
+            prune_explain(jl_store_dir(c->store), c->g->cache.ttl);
     }
     free(stamp);
     jl_store_counts k;
     jl_store_counts_get(c->store, &k);
     if (fig) {
         *fig = c->fig;
-        fig->hits = k.hits;
+        fig->hits = c->fig.hits; /* served, not opened: a verified entry a re-plan did not use is no hit */
         fig->misses = c->fig.misses;
         fig->expired = k.expired + c->fig.expired;
         fig->corrupt = k.corrupt;
@@ -238,6 +243,7 @@ static void free_job(jl_job_cache *jc)
     for (size_t i = 0; i < jc->n; i++)
         jl_store_unlock(jc->c->store, jc->locks[i]);
     free(jc->locks);
+    free(jc->dup);
     if (jc->why)
         for (size_t i = 0; i < jc->n; i++)
             free(jc->why[i]);
@@ -304,45 +310,26 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
             jc->state[i] = st;
             hit[i] = st == JL_ENTRY_HIT;
             lookup_time(c, t0);
-            if (st == JL_ENTRY_EXPIRED) {
-                pthread_mutex_lock(&c->mu);
-                c->fig.expired++;
-                pthread_mutex_unlock(&c->mu);
-            }
         }
         if (g->nodes[i].cache == JL_CACHE_AUTO) {
             uint64_t lim = input_bytes / AUTO_SHARE;
             jc->limit[i] = lim > AUTO_FLOOR ? lim : AUTO_FLOOR;
         }
     }
-    /* Plan with what seems to be there; open (and so verify) only what the
-     * plan replays; an entry that turns out expired or corrupt is planned
-     * again as missing. Each round replays fewer nodes: it ends. */
-    for (;;) {
-        jl_cache_plan(g, c->cacheable, hit, jc->plan);
-        int again = 0;
-        for (size_t i = 0; i < g->n; i++) {
-            if (jc->plan[i] != JL_PLAN_REPLAY || jc->readers[i])
-                continue;
-            double t0 = jl_now();
-            int rc = jl_entry_open(c->store, jc->keys[i], &jc->readers[i]);
-            lookup_time(c, t0);
-            if (rc != JL_ENTRY_HIT) {
-                jc->state[i] = rc;
-                jc->readers[i] = NULL;
-                hit[i] = 0;
-                again = 1;
-            }
-        }
-        if (!again)
-            break;
-    }
-    /* Single flight: lock what this job will record. An entry another
-     * holds the lock of is being computed: wait for it (it is then found
-     * and replayed). One just committed by the holder we waited for is
-     * seen by probing again once locked. */
+    /* Single flight first, on the plan the probes give, before any entry
+     * is opened: a job that must wait has then read nothing. Every entry
+     * this job will record is locked; one another job holds is being
+     * computed: wait, and be served it. A key two nodes of this job share
+     * (identical nodes) is locked and recorded once. */
+    jl_cache_plan(g, c->cacheable, hit, jc->plan);
+    jc->dup = jl_calloc(g->n, sizeof *jc->dup);
     for (size_t i = 0; i < g->n; i++) {
         if (jc->plan[i] != JL_PLAN_RECORD)
+            continue;
+        for (size_t k = 0; k < i && !jc->dup[i]; k++)
+            jc->dup[i] = jc->plan[k] == JL_PLAN_RECORD && !jc->dup[k] && jc->keys[k].hi == jc->keys[i].hi &&
+                         jc->keys[k].lo == jc->keys[i].lo;
+        if (jc->dup[i])
             continue;
         int tok = jl_store_lock(c->store, jc->keys[i], 0);
         if (tok == -2 && may_wait) {
@@ -354,36 +341,65 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
             return NULL;
         }
         jc->locks[i] = tok;
-        if (tok >= 0 && !c->refresh && jl_entry_probe(c->store, jc->keys[i]) == JL_ENTRY_HIT) {
-            /* committed meanwhile: replay it instead */
-            jl_entry_reader *rd = NULL;
-            if (jl_entry_open(c->store, jc->keys[i], &rd) == JL_ENTRY_HIT) {
-                hit[i] = 1;
-                jc->readers[i] = rd;
-                jl_cache_plan(g, c->cacheable, hit, jc->plan);
+        /* committed by the holder we waited for: replay it instead */
+        if (tok >= 0 && !c->refresh && jl_entry_probe(c->store, jc->keys[i]) == JL_ENTRY_HIT)
+            hit[i] = 1;
+    }
+    /* Plan with what seems to be there; open (and so verify) only what the
+     * plan replays; an entry that turns out damaged, or not of this
+     * plugin's ports, is planned again as missing. Each round replays
+     * fewer nodes: it ends. */
+    for (;;) {
+        jl_cache_plan(g, c->cacheable, hit, jc->plan);
+        int again = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            if (jc->plan[i] != JL_PLAN_REPLAY || jc->readers[i])
+                continue;
+            double t0 = jl_now();
+            int rc = jl_entry_open(c->store, jc->keys[i], &jc->readers[i]);
+            lookup_time(c, t0);
+            if (rc == JL_ENTRY_HIT && jl_entry_ports(jc->readers[i]) != g->nodes[i].plugin->desc->n_outputs) {
+                jl_entry_close(jc->readers[i]); /* recorded by another build of the plugin */
+                rc = JL_ENTRY_CORRUPT;
+            }
+            if (rc != JL_ENTRY_HIT) {
+                jc->state[i] = rc;
+                jc->readers[i] = NULL;
+                hit[i] = 0;
+                again = 1;
             }
         }
+        if (!again)
+            break;
     }
     free(hit);
     double saved = 0;
+    uint64_t replayed = 0, computed = 0, expired = 0;
     for (size_t i = 0; i < g->n; i++) {
         if (jc->plan[i] != JL_PLAN_REPLAY && jc->readers[i]) {
             jl_entry_close(jc->readers[i]); /* not needed after all */
             jc->readers[i] = NULL;
         }
-        if (jc->readers[i])
+        if (jc->plan[i] != JL_PLAN_RECORD && jc->locks[i] >= 0) {
+            jl_store_unlock(c->store, jc->locks[i]); /* nothing of it to compute */
+            jc->locks[i] = -1;
+        }
+        if (jc->readers[i]) {
             saved += jl_entry_cost(jc->readers[i]);
+            replayed++;
+        }
+        /* a miss: an entry this job computes */
+        computed += jc->plan[i] == JL_PLAN_RECORD && !jc->dup[i];
+        expired += jc->plan[i] == JL_PLAN_RECORD && jc->state[i] == JL_ENTRY_EXPIRED;
         plan[i] = jc->plan[i];
     }
     if (c->explain)
         explain(jc);
-    /* a miss: an entry this job has to compute */
-    uint64_t computed = 0;
-    for (size_t i = 0; i < g->n; i++)
-        computed += jc->plan[i] == JL_PLAN_RECORD;
     pthread_mutex_lock(&c->mu);
     c->fig.time_saved += saved;
+    c->fig.hits += replayed;
     c->fig.misses += computed;
+    c->fig.expired += expired;
     pthread_mutex_unlock(&c->mu);
     return jc;
 }
@@ -412,6 +428,30 @@ static char *memo_path(const jl_job_cache *jc, size_t i)
     return jl_printf("%s/explain/%s", jl_store_dir(jc->c->store), jl_key_hex(k, hex));
 }
 
+/* Removes what explain/ holds about entries unused for `older_than` s
+ * (all of it when negative), and temporaries of writers that died. */
+static void prune_explain(const char *store_dir, double older_than)
+{
+    char *dir = jl_printf("%s/explain", store_dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    double now = (double)time(NULL);
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = jl_printf("%s/%s", dir, e->d_name);
+        struct stat st;
+        int tmp = strchr(e->d_name, '.') != NULL;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+            (older_than < 0 || now - (double)st.st_mtime > (tmp ? 3600 : older_than)))
+            unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 static void remember(jl_job_cache *jc, size_t i)
 {
     char *path = memo_path(jc, i);
@@ -422,8 +462,8 @@ static void remember(jl_job_cache *jc, size_t i)
     char *desc = jl_cache_describe(jc->c->g, i, jc->c->sigs);
     char *text = jl_printf("input\t%s\n%s", jl_key_hex(jc->digest, hex), desc);
     free(desc);
-    char *tmp = jl_printf("%s.%ld.tmp", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char *tmp = jl_printf("%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
     if (fd >= 0) {
         size_t len = strlen(text);
         int ok = write(fd, text, len) == (ssize_t)len;
@@ -635,7 +675,7 @@ int jl_job_cache_replay(jl_job_cache *jc, size_t node, joule_format *out_fmts, c
 
 void jl_job_cache_record(jl_job_cache *jc, size_t node, const joule_format *out_fmts)
 {
-    if (!jc || jc->plan[node] != JL_PLAN_RECORD)
+    if (!jc || jc->plan[node] != JL_PLAN_RECORD || jc->dup[node])
         return;
     const joule_descriptor *d = jc->c->g->nodes[node].plugin->desc;
     char *why = NULL;
@@ -739,6 +779,7 @@ int joule_cache_prune(const char *dir, double older_than, uint64_t *removed, uin
     if (!s)
         return -1;
     int rc = jl_store_prune(s, older_than, removed, freed, why);
+    prune_explain(jl_store_dir(s), older_than > 0 && older_than < DEFAULT_TTL ? older_than : DEFAULT_TTL);
     jl_store_close(s);
     return rc ? -1 : 0;
 }
@@ -750,6 +791,7 @@ int joule_cache_clear(const char *dir, uint64_t *removed, uint64_t *freed, char 
     if (!s)
         return -1;
     int rc = jl_store_clear(s, removed, freed, why);
+    prune_explain(jl_store_dir(s), -1);
     jl_store_close(s);
     return rc ? -1 : 0;
 }

@@ -140,7 +140,7 @@ struct run {
     jl_job *waiting;      /* opened, waiting for their quota */
     jl_job *finalize;     /* to commit or tear down          */
     jl_job *deferred;     /* waiting for another's entries   */
-    int retry_deferred;   /* a job ended: try them again     */
+    size_t retry_deferred; /* a job ended: tries left, one each */
     double deferred_at;   /* when the last was deferred      */
     int stopping;
     pthread_mutex_t err_mu;

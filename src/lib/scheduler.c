@@ -177,7 +177,10 @@ static void work(run *r, joule_report *rep)
             j->state = J_DONE;
             r->active--;
             r->finished++;
-            r->retry_deferred = r->deferred != NULL; /* what they wait for may be there now */
+            /* what they wait for may be there now: each tried once */
+            r->retry_deferred = 0;
+            for (jl_job *d = r->deferred; d; d = d->next)
+                r->retry_deferred++;
             if (j->reads_input)
                 r->bytes_read += j->size;
             if (j->failed)
@@ -219,8 +222,9 @@ static void work(run *r, joule_report *rep)
             if (retry) {
                 j = r->deferred;
                 r->deferred = j->next;
-                if (!r->deferred)
-                    r->retry_deferred = 0;
+                if (r->retry_deferred > 0)
+                    r->retry_deferred--;
+                r->deferred_at = jl_now();
             } else {
                 j = &r->jobs[r->next_open++];
             }
@@ -429,6 +433,8 @@ static size_t fd_room(const joule_graph *g)
     for (size_t i = 0; i < g->n; i++) {
         uint32_t role = g->nodes[i].plugin->desc->role;
         per_job += role == JOULE_ROLE_SOURCE || role == JOULE_ROLE_SINK;
+        /* the stage cache: a lock and an entry file (or a reader) */
+        per_job += g->cache.enabled ? 2 : 0;
     }
     size_t spare = 4; /* the progress line, a report, FFTW wisdom ... */
     size_t free_fds = rl.rlim_cur > in_use + spare ? (size_t)rl.rlim_cur - in_use - spare : 0;
