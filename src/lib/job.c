@@ -316,6 +316,8 @@ int jl_job_open(run *r, jl_job *j)
         n->host.unlock = host_unlock;
         n->host.host_data = n;
         n->host.open_output = host_open_output;
+        if (j->plan[i] == JL_PLAN_REPLAY)
+            jl_job_cache_replay_host(n->self, &n->host);
         n->args.struct_size = sizeof n->args;
         n->args.host = &n->host;
         n->args.node = n->def->name;

@@ -57,6 +57,7 @@ struct jl_cache_run {
 
 typedef struct replay {
     jl_entry_reader *r;
+    const joule_host *h;
     uint32_t n_ports;
     uint32_t max_cols;
     float *data;
@@ -610,13 +611,24 @@ static int replay_process(void *self, uint32_t port, const joule_buffer *in, jou
     int rc = jl_entry_read(rp->r, room, &p, &n, rp->data, rp->times);
     if (rc == 0)
         return JOULE_END;
-    if (rc < 0 || p >= rp->n_ports)
+    if (rc < 0 || p >= rp->n_ports) {
+        /* verified when opened: the file changed or the disk failed since */
+        if (rp->h)
+            rp->h->error(rp->h, "its cache entry could not be read (%s): run again, or with --refresh",
+                         rc < 0 ? strerror(errno) : "a record of another port");
         return JOULE_ERROR;
+    }
     memcpy(out[p].data, rp->data, (size_t)n * out[p].n_columns * sizeof *rp->data);
     if (out[p].times)
         memcpy(out[p].times, rp->times, (size_t)n * sizeof *rp->times);
     out[p].n_rows = n;
     return JOULE_OK;
+}
+
+void jl_job_cache_replay_host(void *self, const joule_host *host)
+{
+    if (self)
+        ((replay *)self)->h = host;
 }
 
 static void replay_close(void *self)

@@ -42,6 +42,9 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
 int jl_job_cache_replay(jl_job_cache *jc, size_t node, joule_format *out_fmts, const joule_descriptor **desc,
                         void **self);
 
+/* The host a replay reports through (its read errors name the entry). */
+void jl_job_cache_replay_host(void *self, const joule_host *host);
+
 /* A recorded node, once opened: start its entry with its output formats. */
 void jl_job_cache_record(jl_job_cache *jc, size_t node, const joule_format *out_fmts);
 
