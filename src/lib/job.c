@@ -39,8 +39,11 @@ static void host_log(const joule_host *h, int level, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = jl_vprintf(fmt, ap);
+    char *raw = jl_vprintf(fmt, ap);
     va_end(ap);
+    /* one line whatever the plugin quotes (a name from the data) */
+    char *msg = jl_escape(raw);
+    free(raw);
     fprintf(stderr, "joule: %s: node '%s': %s: %s\n", n->job->shown, n->def->name,
             names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
     free(msg);
