@@ -2,7 +2,9 @@
  * names), then one line per row.
  *
  * Values are float32 printed with 9 significant digits (%.9g), the fewest
- * that always read back to the same float. Times — t0 + row / rate for
+ * that always read back to the same float, byte for byte as printf would
+ * write them but without it (numtext.h): formatting is most of what a
+ * re-run served from the cache does. Times — t0 + row / rate for
  * signals and frames, the row's own time for events — are printed in
  * seconds to the nanosecond, trailing zeros dropped ("0.011609977"), with
  * integer arithmetic: a time column is as long as the file, and printf's
@@ -14,6 +16,7 @@
  * when the whole job has succeeded (see util.h, "output files"). */
 #include <joule/plugin.h>
 
+#include "numtext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -113,6 +116,15 @@ static size_t put_num(char *p, double v, int digits)
     return (size_t)sprintf(p, "%.*g", digits, v);
 }
 
+/* A value: 9 significant digits, the fewest that read back as the same
+ * float, converted without printf (numtext.h). */
+static size_t put_value(char *p, float v)
+{
+    if (!isfinite(v) || v == 0)
+        return put_num(p, v, 9);
+    return jp_put_float(p, v, 9);
+}
+
 /* Seconds to the nanosecond: "12", "0.5", "0.011609977". */
 static size_t put_time(char *p, double t)
 {
@@ -169,7 +181,7 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
             if (!first)
                 *p++ = c->sep;
             first = 0;
-            p += put_num(p, row[k], 9);
+            p += put_value(p, row[k]);
         }
         *p++ = '\n';
         fwrite(c->line, 1, (size_t)(p - c->line), f);

@@ -12,6 +12,7 @@
  * when the whole job has succeeded (see util.h, "output files"). */
 #include <joule/plugin.h>
 
+#include "numtext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -116,6 +117,15 @@ static size_t put_num(char *p, double v, int digits)
     return (size_t)sprintf(p, "%.*g", digits, v);
 }
 
+/* A value: 9 significant digits, the fewest that read back as the same
+ * float, converted without printf (numtext.h). */
+static size_t put_value(char *p, float v)
+{
+    if (!isfinite(v) || v == 0)
+        return put_num(p, v, 9);
+    return jp_put_float(p, v, 9);
+}
+
 static int jsonl_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
 {
     (void)port;
@@ -142,7 +152,7 @@ static int jsonl_process(void *self, uint32_t port, const joule_buffer *in, joul
             size_t kl = strlen(j->keys[c]);
             memcpy(p, j->keys[c], kl);
             p += kl;
-            p += put_num(p, row[c], 9);
+            p += put_value(p, row[c]);
         }
         *p++ = '}';
         *p++ = '\n';
