@@ -226,6 +226,13 @@ START_TEST(test_stdout)
     ck_assert(t && starts(t, "time,ms_ch0,"));
     free(t);
     ck_assert(!tu_exists(tu_path("-")));
+    /* with an output folder too: "-" is standard output, not a file named
+     * "-" in that folder (which the checks would not have looked at) */
+    snprintf(cmd, sizeof cmd, "%s run '%s' '%s' -o '%s' > '%s'", joule, tu_path("g.ini"), tu_path("a.wav"),
+             tu_path("od"), tu_path("stdout2.csv"));
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert(!tu_exists(tu_path("od/-")));
+    ck_assert(tu_same_bytes(tu_path("stdout.csv"), tu_path("stdout2.csv")));
     ck_assert_int_eq(tu_joule("run '%s' '%s' '%s'", tu_path("g.ini"), tu_path("a.wav"), tu_path("b.wav")), 2);
     ck_assert_msg(strstr(tu_stderr(), "standard output"), "%s", tu_stderr());
 }

@@ -47,6 +47,8 @@ int jl_path_check(const char *tpl, char **why)
 
 char *jl_path_expand(const char *tpl, const char *input, const char *node, const char *out_dir)
 {
+    if (!strcmp(tpl, "-"))
+        return jl_strdup(tpl); /* standard output, wherever the output folder is */
     const char *slash = strrchr(input, '/');
     const char *name = slash ? slash + 1 : input;
     char *dir = slash ? jl_strndup(input, slash == input ? 1 : (size_t)(slash - input)) : jl_strdup(".");

@@ -9,7 +9,8 @@ int jl_path_check(const char *tpl, char **why);
 /* Expand `tpl` for one input file and node. {stem} is the input's file name
  * without its last extension, {name} its file name, {dir} its directory
  * ("." if none), {node} the node's name. A relative result is placed under
- * `out_dir` (unless out_dir is NULL or "."). Returns a malloc'd path. */
+ * `out_dir` (unless out_dir is NULL or "."). "-" (standard output) stays
+ * "-". Returns a malloc'd path. */
 char *jl_path_expand(const char *tpl, const char *input, const char *node,
                      const char *out_dir);
 
