@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,10 +424,127 @@ START_TEST(test_explain)
     ck_assert_msg(strstr(e, "node 'spec' (fft): runs: parameter 'window' changed (hann -> hamming)"), "%s", e);
     ck_assert_msg(strstr(e, "node 'feat' (spectral): runs: upstream node 'spec' changed"), "%s", e);
     ck_assert_msg(strstr(e, "node 'rms' (energy): replayed from the cache"), "%s", e);
-    ck_assert_msg(strstr(e, "node 'out' (csv): runs: a sink"), "%s", e);
+    ck_assert_msg(strstr(e, "node 'out' (csv): runs: no files written by this graph for this input yet"), "%s", e);
     make_wav("x.wav", 99);
     ck_assert_int_eq(run_graph(graph_text("window = hamming", ""), inputs, "x3", "--explain"), 0);
     ck_assert_msg(strstr(tu_stderr(), "node 'rms' (energy): runs: the input changed"), "%s", tu_stderr());
+}
+END_TEST
+
+/* The identity of a file, to the nanosecond: whether a run left it alone. */
+static void identity(const char *path, struct stat *st)
+{
+    ck_assert_msg(stat(path, st) == 0, "%s missing", path);
+}
+
+static int same_identity(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* A sink whose files are as it wrote them for this input is current: not
+ * run, nothing read, the files left alone. Anything done to a file — an
+ * edit, a touch, its removal — makes the sink write it again, with the
+ * bytes it had; so do --refresh, --no-cache, another folder or parameter,
+ * and standard output is never current. */
+START_TEST(test_current_sinks)
+{
+    make_wav("c.wav", 0);
+    setenv("JOULE_CACHE_DIR", tu_path("cache-c"), 1);
+    char inputs[700], feat[700], rms[700];
+    snprintf(inputs, sizeof inputs, "'%s'", tu_path("c.wav"));
+    snprintf(feat, sizeof feat, "%s", tu_path("cur/c.feat.csv"));
+    snprintf(rms, sizeof rms, "%s", tu_path("cur/c.rms.csv"));
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "ref", "--no-cache"), 0);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    struct stat a, b;
+    identity(feat, &a);
+
+    /* identical: both sinks current, nothing else needed, nothing read */
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", "--explain"), 0);
+    ck_assert_int_eq(figure("out", "current"), 1);
+    ck_assert_int_eq(figure("out2", "current"), 1);
+    ck_assert_int_eq(figure("out", "ran"), 0);
+    ck_assert_int_eq(figure("in", "skipped"), 1);
+    ck_assert_int_eq(figure("feat", "skipped"), 1);
+    ck_assert_int_eq(figure(NULL, "hits"), 0);
+    ck_assert_msg(strstr(tu_stderr(), "node 'out' (csv): current: its files are as it wrote them"), "%s",
+                  tu_stderr());
+    char *rep = tu_read_file(tu_path("r.json"));
+    ck_assert_msg(strstr(rep, "\"bytes_read\": 0"), "%s", rep);
+    free(rep);
+    identity(feat, &b);
+    ck_assert(same_identity(&a, &b));
+    same_file("ref", "cur", "c.feat.csv");
+
+    /* an edited file is written again, with its bytes */
+    tu_write_file(feat, "edited\n");
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", "--explain"), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    ck_assert_int_eq(figure("out2", "current"), 1);
+    ck_assert_msg(strstr(tu_stderr(), "c.feat.csv was changed or replaced since it was written"), "%s", tu_stderr());
+    same_file("ref", "cur", "c.feat.csv");
+
+    /* a touched one (same bytes, new times) too: the memo cannot tell */
+    identity(feat, &a);
+    struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, feat, ts, 0), 0);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    identity(feat, &b);
+    ck_assert(!same_identity(&a, &b));
+    same_file("ref", "cur", "c.feat.csv");
+
+    /* a removed one */
+    ck_assert_int_eq(unlink(rms), 0);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out2", "ran"), 1);
+    ck_assert_int_eq(figure("out", "current"), 1);
+    same_file("ref", "cur", "c.rms.csv");
+
+    /* --refresh and --no-cache always write */
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", "--refresh"), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", "--no-cache"), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    /* ... and the file --no-cache wrote is not the one the memo knows */
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+
+    /* a sink parameter changed and changed back: the file was rewritten
+     * in between, so the first memo no longer holds */
+    ck_assert_int_eq(run_graph(graph_text("", "separator = semicolon"), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    ck_assert_int_eq(figure("out2", "current"), 1);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    same_file("ref", "cur", "c.feat.csv");
+
+    /* another output folder is other files */
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur2", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+
+    /* the input changed: every sink runs */
+    make_wav("c.wav", 7);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    ck_assert_int_eq(figure("out2", "ran"), 1);
+
+    /* standard output is never current */
+    const char *one = "[in]\nplugin = sndfile\n[rms]\nplugin = energy\ninput = in\n"
+                      "[out]\nplugin = csv\ninput = rms\npath = -\n";
+    ck_assert_int_eq(run_graph(one, inputs, "so", "> /dev/null"), 0);
+    ck_assert_int_eq(run_graph(one, inputs, "so", "> /dev/null"), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
+    ck_assert_int_eq(figure("rms", "replayed"), 1);
+
+    /* cache clear forgets the memos too */
+    ck_assert_int_eq(tu_joule("cache clear"), 0);
+    ck_assert_int_eq(run_graph(graph_text("", ""), inputs, "cur", ""), 0);
+    ck_assert_int_eq(figure("out", "ran"), 1);
 }
 END_TEST
 
@@ -494,6 +612,7 @@ int main(void)
     tcase_add_test(tc, test_single_flight);
     tcase_add_test(tc, test_explain);
     tcase_add_test(tc, test_identical_nodes);
+    tcase_add_test(tc, test_current_sinks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-void jl_cache_plan(const joule_graph *g, const int *cacheable, const int *hit, int *plan)
+void jl_cache_plan(const joule_graph *g, const int *cacheable, const int *hit, const int *current, int *plan)
 {
     /* consumers of each node, to find those nobody reads */
     int *consumed = jl_calloc(g->n ? g->n : 1, sizeof *consumed);
@@ -18,13 +18,13 @@ void jl_cache_plan(const joule_graph *g, const int *cacheable, const int *hit, i
                 consumed[n->in[k].node] = 1;
     }
     for (size_t i = 0; i < g->n; i++)
-        needed[i] = !consumed[i];
+        needed[i] = !consumed[i] && !current[i];
     /* consumers before producers: g->order backwards */
     for (size_t oi = g->n; oi-- > 0;) {
         size_t i = g->order[oi];
         const jl_node *n = &g->nodes[i];
         if (!needed[i]) {
-            plan[i] = JL_PLAN_SKIP;
+            plan[i] = current[i] ? JL_PLAN_CURRENT : JL_PLAN_SKIP;
             continue;
         }
         if (cacheable[i] && hit[i]) {
@@ -46,6 +46,7 @@ const char *jl_plan_name(int plan)
     case JL_PLAN_RUN: return "run";
     case JL_PLAN_RECORD: return "record";
     case JL_PLAN_REPLAY: return "replay";
+    case JL_PLAN_CURRENT: return "current";
     default: return "skip";
     }
 }

@@ -75,7 +75,7 @@ static int host_open_output(const joule_host *h, const char *path)
         free(p);
         return -1;
     }
-    jl_outfile o = {jl_strdup(path), NULL, 0};
+    jl_outfile o = {jl_strdup(path), NULL, 0, n->index};
     int fd;
     if (!strcmp(path, "-")) {
         o.to_stdout = 1;
@@ -246,12 +246,16 @@ int jl_job_open(run *r, jl_job *j)
         n->obuf = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->obuf);
         n->in_fmts = jl_calloc(n->d->n_inputs ? n->d->n_inputs : 1, sizeof *n->in_fmts);
         n->out_fmts = jl_calloc(n->d->n_outputs ? n->d->n_outputs : 1, sizeof *n->out_fmts);
-        if (j->plan[i] == JL_PLAN_SKIP) {
-            /* nothing needs it: never opened, never stepped, no ports */
+        if (j->plan[i] == JL_PLAN_SKIP || j->plan[i] == JL_PLAN_CURRENT) {
+            /* nothing needs it, or a sink whose files are current: never
+             * opened, never stepped, no ports */
             n->d = &skipped_desc;
             n->phase = PH_DONE;
             j->done++;
-            n->st.skipped = 1;
+            if (j->plan[i] == JL_PLAN_CURRENT)
+                n->st.current = 1;
+            else
+                n->st.skipped = 1;
             continue;
         }
         if (j->plan[i] == JL_PLAN_REPLAY) {
@@ -294,7 +298,7 @@ int jl_job_open(run *r, jl_job *j)
         size_t i = g->order[oi];
         jl_nrt *n = &j->nodes[i];
         const joule_descriptor *d = n->d;
-        if (j->plan[i] == JL_PLAN_SKIP)
+        if (j->plan[i] == JL_PLAN_SKIP || j->plan[i] == JL_PLAN_CURRENT)
             continue;
         /* Parameter values, with output paths expanded for this input. */
         n->values = jl_malloc((d->n_params ? d->n_params : 1) * sizeof *n->values);
@@ -474,6 +478,8 @@ void jl_job_close(run *r, jl_job *j)
             pthread_mutex_lock(&r->mu);
             jl_job_fail(j, NULL, msg);
             pthread_mutex_unlock(&r->mu);
+        } else {
+            jl_job_cache_placed(j->jc, j->outs, j->n_outs);
         }
         free(msg);
     } else {

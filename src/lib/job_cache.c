@@ -1,7 +1,8 @@
 /* job_cache.c — see job_cache.h.
  *
  * Which nodes are cached. A node whose `cache = no`, a sink (it writes
- * files, which are always written), an impure plugin and everything
+ * files, which are always written — unless they are current, see
+ * cache_outputs.h), an impure plugin and everything
  * downstream of one are never cached. `cache = yes` caches the node
  * whatever its size. `cache = auto` (the default) caches filters, not
  * sources (a source's output is the decoded input itself: recording it
@@ -20,7 +21,9 @@
 
 #include "job_cache.h"
 #include "cache_key.h"
+#include "cache_outputs.h"
 #include "cache_plan.h"
+#include "pathtpl.h"
 #include "report.h"
 #include "util.h"
 
@@ -50,6 +53,8 @@ struct jl_cache_run {
     int refresh;
     int explain;         /* say why each node runs (--explain) */
     int *pure;
+    int *memo;           /* per node: a sink whose files may be current */
+    char *out_dir;       /* where relative output paths go (-o)       */
     pthread_mutex_t mu;  /* the figures below */
     jl_cache_figures fig;
     jl_node_stats lookups; /* latency histogram of lookups */
@@ -81,10 +86,13 @@ struct jl_job_cache {
     char *input;
     int *state;                /* per node: JL_ENTRY_* of its lookup   */
     char **why;                /* --explain: per node, why             */
+    int *current;              /* a sink whose files are current        */
+    int *has_memo;             /* memo_keys[i] is valid                 */
+    jl_key *memo_keys;         /* of a sink's files (cache_outputs.h)   */
+    char **sink_why;           /* why a sink with a memo key runs       */
 };
 
 static void explain(jl_job_cache *jc);
-static void prune_explain(const char *store_dir, double older_than);
 static void remember(jl_job_cache *jc, size_t i);
 
 static uint32_t desc_role(const jl_node *n)
@@ -172,6 +180,18 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
                           (role != JOULE_ROLE_SOURCE || n->cache == JL_CACHE_YES);
     }
     c->pure = pure;
+    /* A sink's files may be found current when it is pure, not cache = no,
+     * and writes through output-path parameters. */
+    c->memo = jl_calloc(g->n ? g->n : 1, sizeof *c->memo);
+    for (size_t i = 0; i < g->n; i++) {
+        const jl_node *n = &g->nodes[i];
+        const joule_descriptor *d = n->plugin->desc;
+        int paths = 0;
+        for (uint32_t k = 0; k < d->n_params; k++)
+            paths += (d->params[k].flags & JOULE_PARAM_OUT_PATH) != 0;
+        c->memo[i] = pure[i] && desc_role(n) == JOULE_ROLE_SINK && n->cache != JL_CACHE_NO && paths;
+    }
+    c->out_dir = jl_strdup(opt && opt->out_dir ? opt->out_dir : ".");
     pthread_mutex_init(&c->mu, NULL);
     c->fig.enabled = 1;
     return c;
@@ -196,8 +216,10 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
         char *why = NULL;
         if (jl_store_prune(c->store, 0, &removed, &freed, &why))
             free(why);
-        if (c->g->cache.ttl > 0)
-            prune_explain(jl_store_dir(c->store), c->g->cache.ttl);
+        if (c->g->cache.ttl > 0) {
+            jl_memos_prune(jl_store_dir(c->store), "explain", c->g->cache.ttl);
+            jl_memos_prune(jl_store_dir(c->store), "outputs", c->g->cache.ttl);
+        }
     }
     free(stamp);
     jl_store_counts k;
@@ -221,6 +243,8 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
     free(c->sigs);
     free(c->cacheable);
     free(c->pure);
+    free(c->memo);
+    free(c->out_dir);
     free(c);
 }
 
@@ -249,6 +273,13 @@ static void free_job(jl_job_cache *jc)
         for (size_t i = 0; i < jc->n; i++)
             free(jc->why[i]);
     free(jc->why);
+    if (jc->sink_why)
+        for (size_t i = 0; i < jc->n; i++)
+            free(jc->sink_why[i]);
+    free(jc->sink_why);
+    free(jc->current);
+    free(jc->has_memo);
+    free(jc->memo_keys);
     free(jc->state);
     free(jc->input);
     free(jc->plan);
@@ -269,7 +300,7 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
         plan[i] = JL_PLAN_RUN;
     int any = 0;
     for (size_t i = 0; i < g->n; i++)
-        any |= c->cacheable[i];
+        any |= c->cacheable[i] || c->memo[i];
     if (!any)
         return NULL;
     jl_key digest;
@@ -300,6 +331,32 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
     jc->locks = jl_malloc(g->n * sizeof *jc->locks);
     for (size_t i = 0; i < g->n; i++)
         jc->locks[i] = -1;
+    /* Sinks whose files are already what they would write. */
+    jc->current = jl_calloc(g->n, sizeof *jc->current);
+    jc->has_memo = jl_calloc(g->n, sizeof *jc->has_memo);
+    jc->memo_keys = jl_calloc(g->n, sizeof *jc->memo_keys);
+    jc->sink_why = jl_calloc(g->n, sizeof *jc->sink_why);
+    for (size_t i = 0; i < g->n; i++) {
+        if (!c->memo[i])
+            continue;
+        const jl_node *n = &g->nodes[i];
+        const joule_descriptor *d = n->plugin->desc;
+        char **paths = jl_calloc(d->n_params, sizeof *paths);
+        size_t np = 0;
+        for (uint32_t k = 0; k < d->n_params; k++)
+            if (d->params[k].flags & JOULE_PARAM_OUT_PATH)
+                paths[np++] = jl_path_expand(n->texts[k], input, n->name, c->out_dir);
+        jc->has_memo[i] = !jl_outmemo_key(jl_cache_key(digest, c->sigs[i]), paths, np, &jc->memo_keys[i]);
+        for (size_t k = 0; k < np; k++)
+            free(paths[k]);
+        free(paths);
+        if (!jc->has_memo[i])
+            continue;
+        if (c->refresh)
+            jc->sink_why[i] = jl_strdup("--refresh");
+        else
+            jc->current[i] = !jl_outmemo_check(jl_store_dir(c->store), jc->memo_keys[i], &jc->sink_why[i]);
+    }
     int *hit = jl_calloc(g->n, sizeof *hit);
     for (size_t i = 0; i < g->n; i++) {
         if (!c->cacheable[i])
@@ -322,7 +379,7 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
      * this job will record is locked; one another job holds is being
      * computed: wait, and be served it. A key two nodes of this job share
      * (identical nodes) is locked and recorded once. */
-    jl_cache_plan(g, c->cacheable, hit, jc->plan);
+    jl_cache_plan(g, c->cacheable, hit, jc->current, jc->plan);
     jc->dup = jl_calloc(g->n, sizeof *jc->dup);
     for (size_t i = 0; i < g->n; i++) {
         if (jc->plan[i] != JL_PLAN_RECORD)
@@ -351,7 +408,7 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
      * plugin's ports, is planned again as missing. Each round replays
      * fewer nodes: it ends. */
     for (;;) {
-        jl_cache_plan(g, c->cacheable, hit, jc->plan);
+        jl_cache_plan(g, c->cacheable, hit, jc->current, jc->plan);
         int again = 0;
         for (size_t i = 0; i < g->n; i++) {
             if (jc->plan[i] != JL_PLAN_REPLAY || jc->readers[i])
@@ -427,30 +484,6 @@ static char *memo_path(const jl_job_cache *jc, size_t i)
     jl_key k = {h.high64, h.low64};
     char hex[33];
     return jl_printf("%s/explain/%s", jl_store_dir(jc->c->store), jl_key_hex(k, hex));
-}
-
-/* Removes what explain/ holds about entries unused for `older_than` s
- * (all of it when negative), and temporaries of writers that died. */
-static void prune_explain(const char *store_dir, double older_than)
-{
-    char *dir = jl_printf("%s/explain", store_dir);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    double now = (double)time(NULL);
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = jl_printf("%s/%s", dir, e->d_name);
-        struct stat st;
-        int tmp = strchr(e->d_name, '.') != NULL;
-        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-            (older_than < 0 || now - (double)st.st_mtime > (tmp ? 3600 : older_than)))
-            unlink(p);
-        free(p);
-    }
-    if (d)
-        closedir(d);
-    free(dir);
 }
 
 static void remember(jl_job_cache *jc, size_t i)
@@ -563,9 +596,16 @@ static void explain(jl_job_cache *jc)
         if (jc->plan[i] == JL_PLAN_REPLAY)
             jc->why[i] = jl_strdup("replayed from the cache");
         else if (jc->plan[i] == JL_PLAN_SKIP)
-            jc->why[i] = jl_strdup("skipped: what it feeds is replayed");
+            jc->why[i] = jl_strdup("skipped: what it feeds is replayed or current");
+        else if (jc->plan[i] == JL_PLAN_CURRENT)
+            jc->why[i] = jl_strdup("current: its files are as it wrote them for this input, untouched since "
+                                   "(--refresh writes them again)");
+        else if (role == JOULE_ROLE_SINK && jc->sink_why[i])
+            jc->why[i] = jl_printf("runs: %s", jc->sink_why[i]);
         else if (role == JOULE_ROLE_SINK)
-            jc->why[i] = jl_strdup("runs: a sink (its files are always written)");
+            jc->why[i] = jl_strdup(c->pure[i] && n->cache != JL_CACHE_NO
+                                       ? "runs: a sink whose files cannot be checked (standard output, or none)"
+                                       : "runs: a sink (its files are always written)");
         else if (n->cache == JL_CACHE_NO)
             jc->why[i] = jl_strdup("runs: cache = no");
         else if (!c->pure[i])
@@ -712,6 +752,27 @@ void jl_job_cache_rows(jl_job_cache *jc, size_t node, uint32_t port, const joule
     }
 }
 
+void jl_job_cache_placed(jl_job_cache *jc, const jl_outfile *outs, size_t n_outs)
+{
+    if (!jc)
+        return;
+    char **paths = jl_calloc(n_outs ? n_outs : 1, sizeof *paths);
+    for (size_t i = 0; i < jc->n; i++) {
+        if (!jc->has_memo[i] || jc->plan[i] != JL_PLAN_RUN)
+            continue;
+        size_t np = 0;
+        int to_stdout = 0;
+        for (size_t k = 0; k < n_outs; k++)
+            if (outs[k].node == i) {
+                to_stdout |= outs[k].to_stdout;
+                paths[np++] = outs[k].path;
+            }
+        if (!to_stdout)
+            jl_outmemo_write(jl_store_dir(jc->c->store), jc->memo_keys[i], paths, np);
+    }
+    free(paths);
+}
+
 void jl_job_cache_end(jl_job_cache *jc, int ok, const double *busy)
 {
     if (!jc)
@@ -791,7 +852,9 @@ int joule_cache_prune(const char *dir, double older_than, uint64_t *removed, uin
     if (!s)
         return -1;
     int rc = jl_store_prune(s, older_than, removed, freed, why);
-    prune_explain(jl_store_dir(s), older_than > 0 && older_than < DEFAULT_TTL ? older_than : DEFAULT_TTL);
+    double memo_age = older_than > 0 && older_than < DEFAULT_TTL ? older_than : DEFAULT_TTL;
+    jl_memos_prune(jl_store_dir(s), "explain", memo_age);
+    jl_memos_prune(jl_store_dir(s), "outputs", memo_age);
     jl_store_close(s);
     return rc ? -1 : 0;
 }
@@ -803,7 +866,8 @@ int joule_cache_clear(const char *dir, uint64_t *removed, uint64_t *freed, char 
     if (!s)
         return -1;
     int rc = jl_store_clear(s, removed, freed, why);
-    prune_explain(jl_store_dir(s), -1);
+    jl_memos_prune(jl_store_dir(s), "explain", -1);
+    jl_memos_prune(jl_store_dir(s), "outputs", -1);
     jl_store_close(s);
     return rc ? -1 : 0;
 }

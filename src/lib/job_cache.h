@@ -13,6 +13,7 @@
 
 #include "cache_store.h"
 #include "graph.h"
+#include "outputs.h"
 #include "report.h"
 
 #include <stdint.h>
@@ -56,6 +57,11 @@ void jl_job_cache_rows(jl_job_cache *jc, size_t node, uint32_t port, const joule
 /* With --explain: why node `node` runs, is replayed or skipped ("runs:
  * parameter 'frame' changed (1024 -> 2048)"); NULL otherwise. */
 const char *jl_job_cache_why(const jl_job_cache *jc, size_t node);
+
+/* The job's outputs were put in place: each sink that ran records which
+ * files it wrote (cache_outputs.h), so that a later run may find them
+ * current. */
+void jl_job_cache_placed(jl_job_cache *jc, const jl_outfile *outs, size_t n_outs);
 
 /* The job ended: entries committed when `ok`, with the seconds each node
  * took (busy[i]), discarded otherwise; readers closed; jc freed. */

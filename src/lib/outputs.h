@@ -32,6 +32,7 @@ typedef struct jl_outfile {
     char *path;   /* where it goes                                  */
     char *tmp;    /* the temporary being written; NULL for stdout   */
     int to_stdout;
+    size_t node;  /* the node that writes it (a job's outputs)      */
 } jl_outfile;
 
 /* Check every output of a run of `g` over `files` (see the rules above).

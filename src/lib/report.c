@@ -62,6 +62,7 @@ void jl_stats_merge(jl_node_stats *a, const jl_node_stats *b)
     a->ran += b->ran;
     a->replayed += b->replayed;
     a->skipped += b->skipped;
+    a->current += b->current;
 }
 
 void jl_cache_figures_merge(jl_cache_figures *a, const jl_cache_figures *b)
@@ -88,14 +89,14 @@ int joule_report_print(const joule_report *r, void *file)
     FILE *f = file;
     char b1[32], b2[32], b3[32];
     fprintf(f, "%-16s %-10s %12s %12s %8s %10s %10s %10s %10s %5s  %s\n", "node", "plugin", "rows in", "rows out",
-            "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue", "ran/replayed/skipped");
+            "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue", "ran/replayed/skipped/current");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const jl_node_stats *s = &r->nodes[i];
-        fprintf(f, "%-16s %-10s %12llu %12llu %8llu %10.3f %10.3f %10.3f %10.3f %5zu  %llu/%llu/%llu\n", s->name,
+        fprintf(f, "%-16s %-10s %12llu %12llu %8llu %10.3f %10.3f %10.3f %10.3f %5zu  %llu/%llu/%llu/%llu\n", s->name,
                 s->plugin, (unsigned long long)s->rows_in, (unsigned long long)s->rows_out,
                 (unsigned long long)s->calls, s->busy, 1e3 * jl_stats_quantile(s, 0.5),
                 1e3 * jl_stats_quantile(s, 0.95), 1e3 * s->lat_max, s->queue_high_water, (unsigned long long)s->ran,
-                (unsigned long long)s->replayed, (unsigned long long)s->skipped);
+                (unsigned long long)s->replayed, (unsigned long long)s->skipped, (unsigned long long)s->current);
     }
     const jl_cache_figures *c = &r->cache;
     if (c->enabled)
@@ -164,11 +165,11 @@ int joule_report_write_json(const joule_report *r, const char *path)
         fprintf(f,
                 ", \"rows_in\": %llu, \"rows_out\": %llu, \"calls\": %llu, \"busy_s\": %.6f, "
                 "\"latency_s\": {\"p50\": %.9f, \"p95\": %.9f, \"max\": %.9f}, \"queue_high_water\": %zu, "
-                "\"jobs\": {\"ran\": %llu, \"replayed\": %llu, \"skipped\": %llu}}%s\n",
+                "\"jobs\": {\"ran\": %llu, \"replayed\": %llu, \"skipped\": %llu, \"current\": %llu}}%s\n",
                 (unsigned long long)s->rows_in, (unsigned long long)s->rows_out, (unsigned long long)s->calls,
                 s->busy, jl_stats_quantile(s, 0.5), jl_stats_quantile(s, 0.95), s->lat_max, s->queue_high_water,
                 (unsigned long long)s->ran, (unsigned long long)s->replayed, (unsigned long long)s->skipped,
-                i + 1 < r->n_nodes ? "," : "");
+                (unsigned long long)s->current, i + 1 < r->n_nodes ? "," : "");
     }
     const jl_cache_figures *c = &r->cache;
     fprintf(f,
@@ -186,7 +187,7 @@ int joule_report_write_json(const joule_report *r, const char *path)
     bad |= fclose(f) != 0;
     if (!bad)
         err = errno;
-    jl_outfile o = {(char *)path, tmp, 0};
+    jl_outfile o = {(char *)path, tmp, 0, 0};
     if (bad) {
         jl_outputs_discard(&o, 1);
         errno = err ? err : EIO;

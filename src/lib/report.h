@@ -25,6 +25,8 @@ typedef struct jl_node_stats {
     uint64_t ran, replayed, skipped;   /* jobs in which the node ran, was
                                           replayed from the cache, or was
                                           not needed                         */
+    uint64_t current;                  /* ... or was a sink whose files
+                                          were current (cache_outputs.h)     */
 } jl_node_stats;
 
 /* The run's cache figures, for the report. */

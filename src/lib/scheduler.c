@@ -257,7 +257,9 @@ static void work(run *r, joule_report *rep)
                 j->cancelled |= !j->failed;
                 jl_job_fail(j, NULL, "interrupted");
             }
-            if (rc || j->failed) {
+            /* a job whose every node is skipped or current has nothing to
+             * step: it ends here */
+            if (rc || j->failed || j->done == j->n) {
                 j->state = J_FINALIZE;
                 j->next = r->finalize;
                 r->finalize = j;
