@@ -14,6 +14,7 @@
  *
  * The file is written under a temporary name and renamed into place only
  * when the whole job has succeeded (see util.h, "output files"). */
+#define _GNU_SOURCE 1 /* sync_file_range (util.h, jp_outfile_writeback) */
 #include <joule/plugin.h>
 
 #include "numtext.h"
@@ -46,8 +47,9 @@ typedef struct csv {
     joule_format fmt;
     int time;
     char sep;
-    char *line; /* one formatted row */
-    size_t line_cap;
+    char *line; /* formatted rows, written a block at a time */
+    size_t line_cap;  /* the longest row                       */
+    size_t block;     /* bytes of rows gathered before a write  */
 } csv;
 
 static int csv_open(const joule_open_args *a, void **self)
@@ -65,7 +67,8 @@ static int csv_open(const joule_open_args *a, void **self)
     c->sep = ",\t;"[a->params[3].e];
     /* the widest value: "-1.23456789e-308" is 16; 24 leaves room */
     c->line_cap = ((size_t)c->fmt.n_columns + 1) * 26 + 2;
-    c->line = malloc(c->line_cap);
+    c->block = c->line_cap > (1u << 16) ? c->line_cap : 1u << 16;
+    c->line = malloc(c->block + c->line_cap);
     if (!c->line) {
         h->error(h, "out of memory");
         return JOULE_ERROR;
@@ -168,8 +171,13 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
     csv *c = self;
     const uint32_t nc = in->n_columns;
     FILE *f = c->file.f;
+    char *p = c->line;
     for (uint32_t r = 0; r < in->n_rows; r++) {
-        char *p = c->line;
+        if ((size_t)(p - c->line) >= c->block) {
+            fwrite(c->line, 1, (size_t)(p - c->line), f);
+            p = c->line;
+            jp_outfile_writeback(&c->file);
+        }
         const float *row = in->data + (size_t)r * nc;
         int first = 1;
         if (c->time) {
@@ -184,8 +192,8 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
             p += put_value(p, row[k]);
         }
         *p++ = '\n';
-        fwrite(c->line, 1, (size_t)(p - c->line), f);
     }
+    fwrite(c->line, 1, (size_t)(p - c->line), f);
     if (ferror(f)) {
         c->host->error(c->host, "%s: write failed: %s", c->file.path, strerror(errno ? errno : EIO));
         return JOULE_ERROR;

@@ -157,6 +157,7 @@ typedef struct jp_outfile {
     char *path;
     FILE *f;
     int closed;
+    long long synced; /* bytes whose write-back was started */
 } jp_outfile;
 
 /* The process's umask, without changing it: umask() can only be read by
@@ -218,6 +219,29 @@ static inline int jp_outfile_open(jp_outfile *o, const char *path, const joule_h
 static inline int jp_outfile_fd(const jp_outfile *o)
 {
     return o->f ? fileno(o->f) : -1;
+}
+
+/* Call after writing a block: once JP_WRITEBACK more bytes are written,
+ * the kernel is asked to start writing them to disk, without waiting. The
+ * host syncs every output before putting it in place (a file that is
+ * renamed into place must be on disk first); started early, that sync
+ * finds most of a large file already written instead of waiting for all
+ * of it at the end of the job. */
+#define JP_WRITEBACK (4LL << 20)
+static inline void jp_outfile_writeback(jp_outfile *o)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (!o->f)
+        return;
+    long long at = (long long)ftello(o->f);
+    if (at - o->synced < JP_WRITEBACK)
+        return;
+    if (fflush(o->f) == 0)
+        sync_file_range(fileno(o->f), o->synced, at - o->synced, SYNC_FILE_RANGE_WRITE);
+    o->synced = at;
+#else
+    (void)o;
+#endif
 }
 
 /* Flush and close the temporary file. Returns 0, or -1 after host->error. */

@@ -399,6 +399,9 @@ START_TEST(test_single_flight)
     ck_assert_int_eq(run_graph(text, inputs, "sf", "-j 2"), 0);
     ck_assert_int_eq(figure(NULL, "misses"), 1);
     ck_assert_int_eq(figure(NULL, "hits"), 1);
+    /* the waiting job is served from memory: the entry was kept when the
+     * other committed it */
+    ck_assert_int_eq(figure(NULL, "memory_hits"), 1);
     ck_assert_int_eq(figure("rms", "ran"), 1);
     ck_assert_int_eq(figure("rms", "replayed"), 1);
     char a[600], b[600];

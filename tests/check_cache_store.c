@@ -3,10 +3,13 @@
  * the TTL and its refresh on a hit; damaged, truncated, foreign-version
  * and misnamed entries refused and removed; an aborted or killed writer
  * leaves nothing; pruning by age and least-recently-used under the size
- * bound; clear; the digest memo; four processes on one folder never see a
+ * bound; clear; the memory tier in front of the disk (served without the
+ * file, least recently used evicted under its byte bound, its TTL,
+ * promotion of a disk hit, clear); the digest memo; four processes on one folder never see a
  * partial entry; the per-key lock and its release when its holder dies. */
 #include "testutil.h"
 
+#include "cache_mem.h"
 #include "cache_store.h"
 
 #include <check.h>
@@ -363,6 +366,110 @@ START_TEST(test_ttl)
     ck_assert_int_eq(jl_entry_probe(s, k), JL_ENTRY_HIT);
     ck_assert_int_eq(expect_open(s, k), JL_ENTRY_HIT);
     free(path);
+    jl_store_close(s);
+}
+END_TEST
+
+/* ---- the memory tier -----------------------------------------------------*/
+
+static uint64_t mem_hits(jl_store *s)
+{
+    jl_store_counts c;
+    jl_store_counts_get(s, &c);
+    return c.memory_hits;
+}
+
+/* Open, read every byte, close: the entry is served whole. */
+static int open_read(jl_store *s, jl_key k, unsigned seed)
+{
+    jl_entry_reader *r = NULL;
+    int rc = jl_entry_open(s, k, &r);
+    if (rc == JL_ENTRY_HIT) {
+        const char *bad = read_check(r, seed, 777, 20000, 3000);
+        ck_assert_msg(bad == NULL, "seed %u: %s", seed, bad);
+    }
+    jl_entry_close(r);
+    return rc;
+}
+
+static void forget_file(jl_store *s, jl_key k)
+{
+    char *p = entry_file(s, k);
+    ck_assert_int_eq(unlink(p), 0);
+    free(p);
+}
+
+START_TEST(test_memory_tier)
+{
+    jl_store *s = store("mem", 0, 0);
+    jl_key k[8];
+    for (unsigned i = 0; i < 8; i++)
+        k[i] = key_of(100 + i);
+    /* the size of one entry, to set the bound in entries */
+    jl_mem_configure(0);
+    ck_assert_int_eq(write_entry_n(s, k[0], 0, mixed, 8, 20000, 3000, 0), 0);
+    struct stat st;
+    char *p0 = entry_file(s, k[0]);
+    ck_assert_int_eq(stat(p0, &st), 0);
+    free(p0);
+    uint64_t size = (uint64_t)st.st_size;
+
+    /* not kept while the tier is off; a disk hit is handed to it once on */
+    jl_mem_configure(size * 9 / 2);
+    ck_assert_int_eq(open_read(s, k[0], 0), JL_ENTRY_HIT);
+    ck_assert_uint_eq(mem_hits(s), 0);
+    forget_file(s, k[0]);
+    ck_assert_int_eq(open_read(s, k[0], 0), JL_ENTRY_HIT); /* without its file */
+    ck_assert_uint_eq(mem_hits(s), 1);
+
+    /* committed entries are kept; 4.5 entries' bound: a fifth evicts the
+     * least recently used */
+    for (unsigned i = 1; i < 4; i++)
+        ck_assert_int_eq(write_entry_n(s, k[i], i, mixed, 8, 20000, 3000, 0), 0);
+    ck_assert_int_eq(open_read(s, k[1], 1), JL_ENTRY_HIT); /* k0 is now the least recent */
+    for (unsigned i = 1; i < 4; i++)
+        forget_file(s, k[i]);
+    uint64_t bytes, entries, evicted;
+    jl_mem_usage(&bytes, &entries, &evicted);
+    ck_assert_uint_eq(entries, 4);
+    ck_assert_uint_eq(bytes, 4 * size);
+    ck_assert_int_eq(write_entry_n(s, k[4], 4, mixed, 8, 20000, 3000, 0), 0);
+    forget_file(s, k[4]);
+    jl_mem_usage(&bytes, &entries, &evicted);
+    ck_assert_uint_eq(entries, 4);
+    ck_assert_uint_le(bytes, size * 9 / 2);
+    ck_assert_int_eq(open_read(s, k[0], 0), JL_ENTRY_MISS);
+    for (unsigned i = 1; i < 5; i++)
+        ck_assert_int_eq(open_read(s, k[i], i), JL_ENTRY_HIT);
+    ck_assert_uint_eq(mem_hits(s), 1 + 1 + 4);
+
+    /* an entry larger than half the bound is not kept */
+    jl_mem_configure(size);
+    jl_mem_usage(&bytes, &entries, &evicted);
+    ck_assert_uint_le(bytes, size);
+    ck_assert_int_eq(write_entry_n(s, k[5], 5, mixed, 8, 20000, 3000, 0), 0);
+    forget_file(s, k[5]);
+    ck_assert_int_eq(open_read(s, k[5], 5), JL_ENTRY_MISS);
+    jl_store_close(s);
+
+    /* the TTL: unused for longer, it is gone from memory too */
+    s = store("memttl", 1, 0);
+    jl_mem_configure(size * 4);
+    ck_assert_int_eq(write_entry_n(s, k[6], 6, mixed, 8, 20000, 3000, 0), 0);
+    forget_file(s, k[6]);
+    ck_assert_int_eq(open_read(s, k[6], 6), JL_ENTRY_HIT);
+    sleep_s(1.2);
+    ck_assert_int_eq(open_read(s, k[6], 6), JL_ENTRY_MISS);
+
+    /* clear empties it */
+    ck_assert_int_eq(write_entry_n(s, k[7], 7, mixed, 8, 20000, 3000, 0), 0);
+    uint64_t removed, freed;
+    char *why = NULL;
+    ck_assert_int_eq(jl_store_clear(s, &removed, &freed, &why), 0);
+    jl_mem_usage(&bytes, &entries, &evicted);
+    ck_assert_uint_eq(entries, 0);
+    ck_assert_int_eq(open_read(s, k[7], 7), JL_ENTRY_MISS);
+    jl_mem_configure(0);
     jl_store_close(s);
 }
 END_TEST
@@ -923,6 +1030,7 @@ int main(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_miss);
     tcase_add_test(tc, test_ttl);
+    tcase_add_test(tc, test_memory_tier);
     tcase_add_test(tc, test_corrupt);
     tcase_add_test(tc, test_abort);
     tcase_add_test(tc, test_prune_lru);

@@ -35,6 +35,7 @@
 #include "config.h"
 
 #include "cache_store.h"
+#include "cache_mem.h"
 #include "outputs.h"
 #include "util.h"
 
@@ -592,13 +593,35 @@ int jl_entry_commit(jl_entry_writer *w, double cost_s, char **why)
         writer_free(w);
         return -1;
     }
+    /* Kept in memory too when it fits, read back from the page cache:
+     * another job of this run may be waiting for it. */
+    uint64_t size = w->hdr.n + w->payload;
+    unsigned char *img = NULL;
+    if (jl_mem_fits(size)) {
+        int fd = open(w->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        img = fd >= 0 ? malloc((size_t)size) : NULL;
+        if (img && pread_all(fd, img, (size_t)size, 0) != (ssize_t)size) {
+            free(img);
+            img = NULL;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     if (rename(w->tmp, w->path)) {
         int err = errno;
+        free(img);
         char *p = jl_escape(w->path);
         *why = jl_printf("%s: cannot put in place: %s", p, strerror(err));
         free(p);
         writer_free(w);
         return -1;
+    }
+    if (img) {
+        jl_mem_item *kept = jl_mem_put(w->key, img, (size_t)size);
+        if (kept)
+            jl_mem_release(kept);
+        else
+            free(img);
     }
     free(w->tmp);
     w->tmp = NULL;
@@ -624,7 +647,10 @@ typedef struct window {
 } window;
 
 struct jl_entry_reader {
-    int fd;
+    int fd;             /* the entry's file, or -1 when ...          */
+    const unsigned char *bytes; /* ... its whole image is in memory  */
+    jl_mem_item *item;  /* the memory tier's, held                   */
+    unsigned char *own; /* an image read from disk the tier did not keep */
     uint32_t n_ports;
     joule_format *fmts;
     char **texts;       /* every name and unit, to free           */
@@ -632,6 +658,7 @@ struct jl_entry_reader {
     uint64_t *rows;
     double cost;
     uint64_t pos, end;  /* the next record; the payload's end     */
+    uint64_t end_all;   /* the image's size, when in memory       */
     /* the record being read */
     int in_rec;
     uint32_t port, rec_rows, rec_done;
@@ -651,6 +678,8 @@ void jl_entry_close(jl_entry_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
+    jl_mem_release(r->item);
+    free(r->own);
     for (size_t i = 0; i < r->n_texts; i++)
         free(r->texts[i]);
     free(r->texts);
@@ -663,6 +692,20 @@ void jl_entry_close(jl_entry_reader *r)
     free(r->win[0].buf);
     free(r->win[1].buf);
     free(r);
+}
+
+/* Up to n bytes of the entry at off: from its image in memory, else from
+ * its file. */
+static ssize_t rd(const jl_entry_reader *r, void *p, size_t n, uint64_t off)
+{
+    if (!r->bytes)
+        return pread_all(r->fd, p, n, off);
+    uint64_t len = r->end_all;
+    if (off >= len)
+        return 0;
+    size_t k = len - off < n ? (size_t)(len - off) : n;
+    memcpy(p, r->bytes + off, k);
+    return (ssize_t)k;
 }
 
 /* Parse and check the header (h, n bytes); 0 or -1 (corrupt). */
@@ -738,7 +781,7 @@ static int verify_payload(jl_entry_reader *r, uint64_t sum)
     int rc = 0;
     while (off < r->end && !rc) {
         size_t want = r->end - off < w->cap ? (size_t)(r->end - off) : w->cap;
-        ssize_t got = pread_all(r->fd, w->buf, want, off);
+        ssize_t got = rd(r, w->buf, want, off);
         if (got != (ssize_t)want) {
             rc = -1;
             break;
@@ -781,27 +824,27 @@ static int verify_payload(jl_entry_reader *r, uint64_t sum)
     return rc;
 }
 
-/* Read and check everything. 0, or -1: corrupt (or unreadable). */
-static int check_entry(jl_entry_reader *r, jl_key key, const struct stat *st)
+/* Read and check the header, and the payload too when `payload`. 0, or
+ * -1: corrupt (or unreadable). */
+static int check_entry(jl_entry_reader *r, jl_key key, uint64_t size, int payload)
 {
     unsigned char pre[PRE_SIZE];
-    if (pread_all(r->fd, pre, PRE_SIZE, 0) != PRE_SIZE || memcmp(pre + O_MAGIC, ENTRY_MAGIC, 8) ||
+    if (rd(r, pre, PRE_SIZE, 0) != PRE_SIZE || memcmp(pre + O_MAGIC, ENTRY_MAGIC, 8) ||
         get32(pre + O_BOM) != BYTE_ORDER_MARK || get32(pre + O_VERSION) != FORMAT_VERSION ||
         get64(pre + O_KEY_HI) != key.hi || get64(pre + O_KEY_LO) != key.lo)
         return -1;
     uint64_t hsize = get64(pre + O_HEADER_SIZE), psize = get64(pre + O_PAYLOAD_SIZE);
-    if (hsize < PRE_SIZE || hsize > HEADER_MAX || psize > (uint64_t)st->st_size ||
-        hsize + psize != (uint64_t)st->st_size)
+    if (hsize < PRE_SIZE || hsize > HEADER_MAX || psize > size || hsize + psize != size)
         return -1;
     unsigned char *h = jl_malloc((size_t)hsize);
     int rc = -1;
-    if (pread_all(r->fd, h, (size_t)hsize, 0) == (ssize_t)hsize) {
+    if (rd(r, h, (size_t)hsize, 0) == (ssize_t)hsize) {
         uint64_t hsum = get64(h + O_HEADER_SUM);
         put64(h + O_HEADER_SUM, 0);
         if (XXH3_64bits(h, (size_t)hsize) == hsum && !parse_header(r, h, (size_t)hsize)) {
             r->pos = hsize;
             r->end = hsize + psize;
-            rc = verify_payload(r, get64(h + O_PAYLOAD_SUM));
+            rc = payload ? verify_payload(r, get64(h + O_PAYLOAD_SUM)) : 0;
         }
     }
     free(h);
@@ -811,6 +854,29 @@ static int check_entry(jl_entry_reader *r, jl_key key, const struct stat *st)
 int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
 {
     *out = NULL;
+    /* The memory tier first: an image kept there was checked when it was
+     * read from disk, or written by this process. */
+    jl_mem_item *it = jl_mem_get(key, s->ttl);
+    if (it) {
+        jl_entry_reader *r = jl_calloc(1, sizeof *r);
+        r->fd = -1;
+        r->item = it;
+        r->bytes = jl_mem_bytes(it);
+        r->end_all = jl_mem_size(it);
+        if (check_entry(r, key, r->end_all, 0) == 0) {
+            char *path = entry_path(s, key);
+            utimensat(AT_FDCWD, path, NULL, 0); /* recent on disk too (it may be gone: fine) */
+            free(path);
+            pthread_mutex_lock(&s->mu);
+            s->counts.hits++;
+            s->counts.memory_hits++;
+            pthread_mutex_unlock(&s->mu);
+            *out = r;
+            return JL_ENTRY_HIT;
+        }
+        jl_entry_close(r);
+        jl_mem_forget(key);
+    }
     char *path = entry_path(s, key);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -851,7 +917,19 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
     r->fd = fd;
     r->win[0].cap = IO_BUF;
     r->win[0].buf = jl_malloc(IO_BUF);
-    if (check_entry(r, key, &st)) {
+    /* An entry the memory tier would keep is read whole, checked there,
+     * and handed to the tier. */
+    if (jl_mem_fits((uint64_t)st.st_size)) {
+        r->own = malloc((size_t)st.st_size);
+        if (r->own && pread_all(fd, r->own, (size_t)st.st_size, 0) == (ssize_t)st.st_size) {
+            r->bytes = r->own;
+            r->end_all = (uint64_t)st.st_size;
+        } else {
+            free(r->own);
+            r->own = NULL;
+        }
+    }
+    if (check_entry(r, key, (uint64_t)st.st_size, 1)) {
         jl_entry_close(r);
         unlink_same(path, &st);
         count(s, &s->counts.corrupt, 1);
@@ -859,6 +937,10 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
         return JL_ENTRY_CORRUPT;
     }
     free(path);
+    if (r->own && (r->item = jl_mem_put(key, r->own, (size_t)st.st_size))) {
+        r->own = NULL; /* the tier's now */
+        r->bytes = jl_mem_bytes(r->item);
+    }
     /* served: recent again (for the TTL and for pruning) */
     futimens(fd, NULL);
     pthread_mutex_lock(&s->mu);
@@ -911,6 +993,14 @@ double jl_entry_cost(const jl_entry_reader *r)
  * refilled from off. 0 or -1 (errno set). */
 static int fetch(jl_entry_reader *r, int which, uint64_t off, size_t n, void *dst)
 {
+    if (r->bytes) {
+        if (off > r->end_all || n > r->end_all - off) {
+            errno = EIO;
+            return -1;
+        }
+        memcpy(dst, r->bytes + off, n);
+        return 0;
+    }
     for (int i = 0; i < 2; i++) {
         window *w = &r->win[i];
         if (w->buf && off >= w->off && off - w->off <= w->len && n <= w->len - (off - w->off)) {
@@ -1332,6 +1422,7 @@ int jl_store_prune(jl_store *s, double older_than, uint64_t *removed, uint64_t *
 int jl_store_clear(jl_store *s, uint64_t *removed, uint64_t *freed, char **why)
 {
     *removed = *freed = 0;
+    jl_mem_clear();
     *why = NULL;
     walk w = {0};
     walk_files(s->entries, &w, 1);

@@ -34,6 +34,7 @@ typedef struct jl_store jl_store;
 typedef struct jl_store_counts {
     uint64_t hits, misses, expired, corrupt, evicted;
     uint64_t bytes_read, bytes_written;
+    uint64_t memory_hits; /* hits served by the memory tier (cache_mem.h) */
 } jl_store_counts;
 
 /* Open the cache folder `dir` (created, with its parents, mode 0700 when
@@ -78,10 +79,13 @@ typedef struct jl_entry_reader jl_entry_reader;
 
 enum { JL_ENTRY_HIT, JL_ENTRY_MISS, JL_ENTRY_EXPIRED, JL_ENTRY_CORRUPT };
 
-/* Look up `key`. On JL_ENTRY_HIT, *r is a reader positioned at the first
- * record, the whole payload already checked against its checksum (so
- * nothing corrupted is ever served), and the entry's recency refreshed
- * (for TTL and least-recently-used pruning). An expired or corrupt entry
+/* Look up `key`: in the memory tier (cache_mem.h), then on disk. On
+ * JL_ENTRY_HIT, *r is a reader positioned at the first record, the whole
+ * payload already checked against its checksum (so nothing corrupted is
+ * ever served; an image in memory was checked when it got there), and the
+ * entry's recency refreshed (for TTL and least-recently-used pruning). An
+ * entry read from disk that the memory tier can hold is handed to it, and
+ * so is one just committed. An expired or corrupt entry
  * is removed and counted; a miss is counted. Otherwise *r is NULL. The
  * check reads the whole entry once (the reads after it mostly come from
  * the page cache): a lookup costs about a read of the entry. */

@@ -967,6 +967,7 @@ int joule_graph_load(const char *path, const joule_registry *reg, const char *co
     g->chunk_rows = 4096;
     g->cache.enabled = 1;
     g->cache.ttl = 7 * 86400.0;
+    g->cache.memory = (size_t)16 << 20;
     g->threads = 0;
     g->memory = (size_t)64 << 20;
     check_settings(&L, g);

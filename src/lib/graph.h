@@ -33,7 +33,7 @@ enum { JL_CACHE_AUTO, JL_CACHE_YES, JL_CACHE_NO };
 typedef struct jl_cache_settings {
     int enabled;        /* on by default                                 */
     double ttl;         /* s; entries unused for longer expire (7 days)  */
-    size_t memory;      /* reserved for the memory tier                  */
+    size_t memory;      /* the memory tier's bound (cache_mem.h)         */
     uint64_t disk;      /* the folder's size bound, bytes; 0 = none      */
     char *dir;          /* NULL: $JOULE_CACHE_DIR, $XDG_CACHE_HOME/joule,
                            ~/.cache/joule                               */

@@ -21,6 +21,7 @@
 
 #include "job_cache.h"
 #include "cache_key.h"
+#include "cache_mem.h"
 #include "cache_outputs.h"
 #include "cache_plan.h"
 #include "pathtpl.h"
@@ -162,6 +163,7 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
         free(why);
         return NULL;
     }
+    jl_mem_configure(g->cache.memory);
     jl_cache_run *c = jl_calloc(1, sizeof *c);
     c->g = g;
     c->store = s;
@@ -232,6 +234,7 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
         fig->corrupt = k.corrupt;
         fig->evicted = k.evicted + removed;
         fig->bytes_read = k.bytes_read;
+        fig->memory_hits = k.memory_hits;
         fig->bytes_written = k.bytes_written;
         fig->lookups = c->lookups.calls;
         fig->lookup_p50 = jl_stats_quantile(&c->lookups, 0.50);

@@ -69,6 +69,7 @@ void jl_cache_figures_merge(jl_cache_figures *a, const jl_cache_figures *b)
 {
     a->enabled |= b->enabled;
     a->hits += b->hits;
+    a->memory_hits += b->memory_hits;
     a->misses += b->misses;
     a->expired += b->expired;
     a->corrupt += b->corrupt;
@@ -100,9 +101,10 @@ int joule_report_print(const joule_report *r, void *file)
     }
     const jl_cache_figures *c = &r->cache;
     if (c->enabled)
-        fprintf(f, "cache: %llu hit%s, %llu miss%s, %llu expired, %llu corrupt, %llu evicted, %llu too large; "
+        fprintf(f, "cache: %llu hit%s (%llu from memory), %llu miss%s, %llu expired, %llu corrupt, %llu evicted, %llu too large; "
                    "read %s, wrote %s, %.3f s saved; lookup p50 %.3f ms, p95 %.3f ms, p99 %.3f ms\n",
-                (unsigned long long)c->hits, c->hits == 1 ? "" : "s", (unsigned long long)c->misses,
+                (unsigned long long)c->hits, c->hits == 1 ? "" : "s", (unsigned long long)c->memory_hits,
+                (unsigned long long)c->misses,
                 c->misses == 1 ? "" : "es", (unsigned long long)c->expired, (unsigned long long)c->corrupt,
                 (unsigned long long)c->evicted, (unsigned long long)c->too_large,
                 jl_format_size(c->bytes_read, b1, sizeof b1), jl_format_size(c->bytes_written, b2, sizeof b2),
@@ -173,11 +175,13 @@ int joule_report_write_json(const joule_report *r, const char *path)
     }
     const jl_cache_figures *c = &r->cache;
     fprintf(f,
-            "  ],\n  \"cache\": {\"enabled\": %s, \"hits\": %llu, \"misses\": %llu, \"expired\": %llu, "
+            "  ],\n  \"cache\": {\"enabled\": %s, \"hits\": %llu, \"memory_hits\": %llu, \"misses\": %llu, "
+            "\"expired\": %llu, "
             "\"corrupt\": %llu, \"evicted\": %llu, \"too_large\": %llu, \"bytes_read\": %llu, "
             "\"bytes_written\": %llu, \"digest_bytes\": %llu, \"time_saved_s\": %.6f, \"lookups\": %llu, "
             "\"lookup_s\": {\"p50\": %.9f, \"p95\": %.9f, \"p99\": %.9f}}\n}\n",
-            c->enabled ? "true" : "false", (unsigned long long)c->hits, (unsigned long long)c->misses,
+            c->enabled ? "true" : "false", (unsigned long long)c->hits, (unsigned long long)c->memory_hits,
+            (unsigned long long)c->misses,
             (unsigned long long)c->expired, (unsigned long long)c->corrupt, (unsigned long long)c->evicted,
             (unsigned long long)c->too_large, (unsigned long long)c->bytes_read,
             (unsigned long long)c->bytes_written, (unsigned long long)c->digest_bytes, c->time_saved,

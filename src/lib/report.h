@@ -33,6 +33,7 @@ typedef struct jl_node_stats {
 typedef struct jl_cache_figures {
     int enabled;
     uint64_t hits, misses, expired, corrupt, evicted, too_large;
+    uint64_t memory_hits;   /* of the hits, served from memory    */
     uint64_t bytes_read, bytes_written;
     uint64_t digest_bytes;  /* input bytes read to take digests   */
     double time_saved;      /* s: the recorded cost of replays    */
