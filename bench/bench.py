@@ -166,8 +166,15 @@ if want("cache"):
     cold = ma
     shutil.rmtree(cache_dir, ignore_errors=True)
     run_once(jrun(g, [wav10], os.path.join(out, "cw"), 2, cache=True))  # fill it
-    same = [joule, "run", os.path.join(graphs, g), wav10, "-o", os.path.join(out, "cs"), "-j", "2"]
-    sink = same + ["--set", "out.separator=semicolon"]
+    # The identical re-run writes where the filling run wrote (its sink is
+    # current: an identical re-run does nothing). The sink-changed run
+    # writes elsewhere, into a folder emptied first (else, from its second
+    # time on, its own sink would be current), so that the two do not
+    # undo each other.
+    same = [joule, "run", os.path.join(graphs, g), wav10, "-o", os.path.join(out, "cw"), "-j", "2"]
+    cs = os.path.join(out, "cs")
+    sink = ["sh", "-c", 'rm -rf "$0" && exec "$@"', cs, joule, "run", os.path.join(graphs, g), wav10, "-o", cs,
+            "-j", "2", "--set", "out.separator=semicolon"]
     ws, wk = [], []
     for _ in range(args.runs):
         ws.append(run_once(same)[0])

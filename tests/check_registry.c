@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,103 @@ START_TEST(test_lazy_loading)
 }
 END_TEST
 
+static size_t log_lines(const char *log)
+{
+    char *text = tu_read_file(log);
+    size_t lines = 0;
+    for (char *c = text; c && *c; c++)
+        lines += *c == '\n';
+    free(text);
+    unlink(log);
+    return lines;
+}
+
+/* A probe in which every object loaded cleanly is remembered: the next
+ * command forks no probing child (an object it does not use is then not
+ * loaded at all), until an object or a library changes, the library search
+ * path changes, or the memo's folder is not the user's alone. A probe in
+ * which something failed is never remembered. */
+START_TEST(test_probe_memo)
+{
+    const char *dir = tu_path("memo-plugs");
+    mkdir(dir, 0700);
+    char src[1024], logged[1024], good[1024], crash[1024];
+    snprintf(src, sizeof src, "%s/bad_ctor.so", plugins_dir());
+    snprintf(logged, sizeof logged, "%s/e_logged.so", dir);
+    ck_assert_int_eq(tu_copy_file(src, logged), 0);
+    snprintf(crash, sizeof crash, "%s/a_crash.so", dir);
+    snprintf(src, sizeof src, "%s/good_test.so", plugins_dir());
+    snprintf(good, sizeof good, "%s/good.so", dir);
+    ck_assert_int_eq(tu_copy_file(src, good), 0);
+    const char *log = tu_path("memo-loads.txt");
+    unlink(log);
+    setenv("JOULE_TEST_CTOR_LOG", log, 1);
+    const char *g = tu_path("memo.ini");
+    tu_write_file(g, "[in]\nplugin = sndfile\n[p]\nplugin = t_pass\ninput = in\n"
+                     "[out]\nplugin = csv\ninput = p\npath = {stem}.x.csv\n");
+    /* the folder, then the shipped plugins ($JOULE_PLUGIN_PATH); not the
+     * test plugins' folder, where broken objects are */
+#define VALIDATE() ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s'", g, dir), 0)
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1); /* probed: e_logged.so */
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 0); /* remembered: nothing loaded that t_pass does not need */
+    /* t_ctor is found from the memo, and loaded once, by joule */
+    tu_write_file(tu_path("memo2.ini"), "[in]\nplugin = sndfile\n[p]\nplugin = t_ctor\ninput = in\n"
+                                        "[out]\nplugin = csv\ninput = p\npath = {stem}.x.csv\n");
+    ck_assert_int_eq(tu_joule("validate '%s' --plugin-path '%s'", tu_path("memo2.ini"), dir), 0);
+    ck_assert_uint_eq(log_lines(log), 1); /* by joule itself, not probed */
+
+    /* an object touched: probed again, then remembered again */
+    struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, logged, ts, 0), 0);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 0);
+
+    /* another library search path */
+    const char *old = getenv("LD_LIBRARY_PATH");
+    char *keep = old ? strdup(old) : NULL;
+    char *more = NULL;
+    ck_assert_int_ge(asprintf(&more, "%s%s/nowhere", old ? old : "", old ? ":" : ""), 0);
+    setenv("LD_LIBRARY_PATH", more, 1);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1);
+    if (keep)
+        setenv("LD_LIBRARY_PATH", keep, 1);
+    else
+        unsetenv("LD_LIBRARY_PATH");
+    free(keep);
+    free(more);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1); /* the memo now holds the other path's probe */
+
+    /* an object that crashes while loaded: probed every time, never remembered */
+    snprintf(src, sizeof src, "%s/bad_ctor.so", plugins_dir());
+    ck_assert_int_eq(tu_copy_file(src, crash), 0);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 2);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 2);
+    ck_assert_int_eq(unlink(crash), 0);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 0); /* the memo of the path without it still holds */
+
+    /* a memo folder others may write to is not trusted */
+    char probe_dir[1024];
+    snprintf(probe_dir, sizeof probe_dir, "%s/probe", getenv("JOULE_CACHE_DIR"));
+    ck_assert_int_eq(chmod(probe_dir, 0777), 0);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1);
+    VALIDATE();
+    ck_assert_uint_eq(log_lines(log), 1);
+    ck_assert_int_eq(chmod(probe_dir, 0700), 0);
+#undef VALIDATE
+    unsetenv("JOULE_TEST_CTOR_LOG");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("registry");
@@ -295,6 +393,7 @@ int main(void)
     tcase_add_test(tc, test_bad_constructors);
     tcase_add_test(tc, test_cli_bad_constructors);
     tcase_add_test(tc, test_lazy_loading);
+    tcase_add_test(tc, test_probe_memo);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

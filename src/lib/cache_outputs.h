@@ -44,7 +44,7 @@ int jl_outmemo_check(const char *store_dir, jl_key memo, char **why);
 void jl_outmemo_write(const char *store_dir, jl_key memo, char *const *paths, size_t n);
 
 /* Remove memos unused for `older_than` s (all when negative) from
- * `store_dir`/`sub` ("explain", "outputs"), and temporaries of writers
+ * `store_dir`/`sub` ("explain", "outputs", "probe"), and temporaries of writers
  * that died. */
 void jl_memos_prune(const char *store_dir, const char *sub, double older_than);
 

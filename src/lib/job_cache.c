@@ -103,7 +103,7 @@ static uint32_t desc_role(const jl_node *n)
 
 #define DEFAULT_TTL (7 * 86400.0)
 
-static char *default_dir(void)
+char *jl_cache_default_dir(void)
 {
     const char *e = getenv("JOULE_CACHE_DIR");
     if (e && *e)
@@ -127,7 +127,7 @@ static char *cache_dir(const joule_graph *g, const joule_run_options *opt)
         return jl_strdup(d);
     if (g->cache.dir)
         return jl_strdup(g->cache.dir);
-    return default_dir();
+    return jl_cache_default_dir();
 }
 
 jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *opt, char **warning)
@@ -221,6 +221,7 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
         if (c->g->cache.ttl > 0) {
             jl_memos_prune(jl_store_dir(c->store), "explain", c->g->cache.ttl);
             jl_memos_prune(jl_store_dir(c->store), "outputs", c->g->cache.ttl);
+            jl_memos_prune(jl_store_dir(c->store), "probe", c->g->cache.ttl);
         }
     }
     free(stamp);
@@ -819,7 +820,7 @@ void jl_job_cache_end(jl_job_cache *jc, int ok, const double *busy)
 
 static jl_store *open_for_tools(const char *dir, char **dir_used, char **why)
 {
-    *dir_used = dir && *dir ? jl_strdup(dir) : default_dir();
+    *dir_used = dir && *dir ? jl_strdup(dir) : jl_cache_default_dir();
     if (!*dir_used) {
         *why = jl_strdup("no cache folder: set JOULE_CACHE_DIR or HOME");
         return NULL;
@@ -858,6 +859,7 @@ int joule_cache_prune(const char *dir, double older_than, uint64_t *removed, uin
     double memo_age = older_than > 0 && older_than < DEFAULT_TTL ? older_than : DEFAULT_TTL;
     jl_memos_prune(jl_store_dir(s), "explain", memo_age);
     jl_memos_prune(jl_store_dir(s), "outputs", memo_age);
+    jl_memos_prune(jl_store_dir(s), "probe", memo_age);
     jl_store_close(s);
     return rc ? -1 : 0;
 }
@@ -871,6 +873,7 @@ int joule_cache_clear(const char *dir, uint64_t *removed, uint64_t *freed, char 
     int rc = jl_store_clear(s, removed, freed, why);
     jl_memos_prune(jl_store_dir(s), "explain", -1);
     jl_memos_prune(jl_store_dir(s), "outputs", -1);
+    jl_memos_prune(jl_store_dir(s), "probe", -1);
     jl_store_close(s);
     return rc ? -1 : 0;
 }

@@ -21,6 +21,11 @@
 typedef struct jl_cache_run jl_cache_run;
 typedef struct jl_job_cache jl_job_cache;
 
+/* The cache folder when neither the run nor the graph names one:
+ * $JOULE_CACHE_DIR, else $XDG_CACHE_HOME/joule, else ~/.cache/joule;
+ * malloc'd, or NULL when none can be named. */
+char *jl_cache_default_dir(void);
+
 /* NULL when the cache is off for this run (disabled, or its folder cannot
  * be used: then *warning says why, once). */
 jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *opt, char **warning);

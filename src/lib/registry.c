@@ -13,6 +13,10 @@
  * millisecond) on top of the loading itself, and leaves a broken object
  * able to fail only itself.
  *
+ * A probe in which every object loaded cleanly is remembered, and taken
+ * from the memo while nothing it loaded has changed (probe_memo.h): then
+ * no child is forked.
+ *
  * This process then loads only what it needs: a lookup by name loads the
  * one object that provides the name (`run` and `validate` load the
  * plugins their graph names and nothing else), and listing (count, get)
@@ -37,16 +41,19 @@
  * (FFTW's planner, a codec's tables) is not torn down and rebuilt, and
  * nothing still pointing into a plugin after the registry is freed can
  * crash. */
+#define _GNU_SOURCE 1 /* dl_iterate_phdr */
 #include "config.h"
 
 #include <joule/joule.h>
 
 #include "param.h"
+#include "probe_memo.h"
 #include "registry.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -87,6 +94,13 @@ struct joule_registry {
     object *objs;
     size_t n_objs, cap_objs;
     size_t probed;     /* objects [0, probed) have been probed */
+    /* the probe being recorded, for the memo: its lines, and the libraries
+     * its child had loaded */
+    int recording;
+    char *lines;
+    size_t n_lines_bytes;
+    char **libs;
+    size_t n_libs;
 };
 
 joule_registry *joule_registry_new(void)
@@ -247,7 +261,8 @@ static joule_entry_fn entry_of(void *h)
  *     F k reason     object k is unusable
  *     P k name       object k provides a valid plugin
  *     X k reason     object k has a plugin that is not valid
- *     E k            done with object k                                  */
+ *     E k            done with object k
+ *     L 0 path       a library the child had loaded, once all were     */
 
 static void put(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(int fd, const char *fmt, ...)
@@ -291,6 +306,15 @@ static void probe_exit(int status, void *arg)
     (void)arg;
     put(probe_fd, "Q\t%zu\t%d\n", probe_obj, status);
     _exit(0);
+}
+
+/* Every object the child has loaded, for the memo (probe_memo.h). */
+static int put_library(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    if (info->dlpi_name && info->dlpi_name[0] == '/')
+        put_reason(*(int *)arg, 'L', 0, info->dlpi_name);
+    return 0;
 }
 
 static void probe_child(joule_registry *reg, size_t from, int fd)
@@ -337,6 +361,7 @@ static void probe_child(joule_registry *reg, size_t from, int fd)
         }
         put(fd, "E\t%zu\n", k);
     }
+    dl_iterate_phdr(put_library, &fd);
     _exit(0);
 }
 
@@ -359,6 +384,14 @@ static void take_line(joule_registry *reg, probe_state *ps, char *line)
     char tag = line[0];
     if (!tag || line[1] != '\t')
         return;
+    if (reg->recording && strchr("FPXE", tag)) {
+        size_t n = strlen(line);
+        reg->lines = jl_realloc(reg->lines, reg->n_lines_bytes + n + 2);
+        memcpy(reg->lines + reg->n_lines_bytes, line, n);
+        reg->n_lines_bytes += n;
+        reg->lines[reg->n_lines_bytes++] = '\n';
+        reg->lines[reg->n_lines_bytes] = '\0';
+    }
     char *num = line + 2, *text = strchr(num, '\t');
     if (text)
         *text++ = '\0';
@@ -374,6 +407,12 @@ static void take_line(joule_registry *reg, probe_state *ps, char *line)
         add_failure(reg, o->path, jl_strdup(text ? text : "?"));
         break;
     case 'X': add_failure(reg, o->path, jl_strdup(text ? text : "?")); break;
+    case 'L':
+        if (text && reg->recording) {
+            reg->libs = jl_realloc(reg->libs, (reg->n_libs + 1) * sizeof *reg->libs);
+            reg->libs[reg->n_libs++] = jl_strdup(text);
+        }
+        break;
     case 'P':
         if (text) {
             o->names = jl_realloc(o->names, (o->n_names + 1) * sizeof *o->names);
@@ -508,8 +547,45 @@ static void probe_all(joule_registry *reg)
         return;
     size_t first = reg->probed;
     int interrupted = 0;
-    for (size_t from = first; from < reg->n_objs && !interrupted;)
+    char **paths = jl_malloc(reg->n_objs * sizeof *paths);
+    for (size_t k = 0; k < reg->n_objs; k++)
+        paths[k] = reg->objs[k].path;
+    /* The whole path at once: from the memo when it holds */
+    char *memo = first == 0 ? jl_probe_memo_get(paths, reg->n_objs) : NULL;
+    if (memo) {
+        probe_state ps = {-1, 0, -1};
+        for (char *l = memo; *l;) {
+            char *end = strchr(l, '\n');
+            if (end)
+                *end = '\0';
+            take_line(reg, &ps, l);
+            l = end ? end + 1 : l + strlen(l);
+        }
+        free(memo);
+    }
+    size_t listed = 0;
+    for (size_t k = first; k < reg->n_objs; k++)
+        listed += reg->objs[k].state == OBJ_LISTED;
+    reg->recording = first == 0 && listed == reg->n_objs;
+    for (size_t from = first; from < reg->n_objs && !interrupted && listed;)
         from = probe_from(reg, from, &interrupted);
+    if (reg->recording) {
+        int clean = !interrupted;
+        for (size_t k = 0; k < reg->n_objs; k++)
+            clean &= reg->objs[k].state == OBJ_PROBED;
+        if (clean && reg->lines)
+            jl_probe_memo_put(paths, reg->n_objs, reg->lines, reg->libs, reg->n_libs);
+        reg->recording = 0;
+    }
+    free(paths);
+    free(reg->lines);
+    reg->lines = NULL;
+    reg->n_lines_bytes = 0;
+    for (size_t i = 0; i < reg->n_libs; i++)
+        free(reg->libs[i]);
+    free(reg->libs);
+    reg->libs = NULL;
+    reg->n_libs = 0;
     for (size_t k = first; k < reg->n_objs; k++) {
         object *o = &reg->objs[k];
         if (o->state == OBJ_LISTED) { /* after an interrupt */
