@@ -414,18 +414,30 @@ START_TEST(test_memory_tier)
     free(p0);
     uint64_t size = (uint64_t)st.st_size;
 
-    /* not kept while the tier is off; a disk hit is handed to it once on */
+    /* not kept while the tier is off; once on, an entry is kept at its
+     * second use (written, then read: the read hands it to the tier) */
     jl_mem_configure(size * 9 / 2);
     ck_assert_int_eq(open_read(s, k[0], 0), JL_ENTRY_HIT);
     ck_assert_uint_eq(mem_hits(s), 0);
     forget_file(s, k[0]);
     ck_assert_int_eq(open_read(s, k[0], 0), JL_ENTRY_HIT); /* without its file */
     ck_assert_uint_eq(mem_hits(s), 1);
+    /* written by another process, read once here: not kept */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(write_entry_n(s, k[7], 7, mixed, 8, 20000, 3000, 0) ? 1 : 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(open_read(s, k[7], 7), JL_ENTRY_HIT);
+    forget_file(s, k[7]);
+    ck_assert_int_eq(open_read(s, k[7], 7), JL_ENTRY_MISS);
 
-    /* committed entries are kept; 4.5 entries' bound: a fifth evicts the
-     * least recently used */
-    for (unsigned i = 1; i < 4; i++)
+    /* 4.5 entries' bound: a fifth evicts the least recently used */
+    for (unsigned i = 1; i < 4; i++) {
         ck_assert_int_eq(write_entry_n(s, k[i], i, mixed, 8, 20000, 3000, 0), 0);
+        ck_assert_int_eq(open_read(s, k[i], i), JL_ENTRY_HIT); /* the second use: kept */
+    }
     ck_assert_int_eq(open_read(s, k[1], 1), JL_ENTRY_HIT); /* k0 is now the least recent */
     for (unsigned i = 1; i < 4; i++)
         forget_file(s, k[i]);
@@ -434,6 +446,7 @@ START_TEST(test_memory_tier)
     ck_assert_uint_eq(entries, 4);
     ck_assert_uint_eq(bytes, 4 * size);
     ck_assert_int_eq(write_entry_n(s, k[4], 4, mixed, 8, 20000, 3000, 0), 0);
+    ck_assert_int_eq(open_read(s, k[4], 4), JL_ENTRY_HIT);
     forget_file(s, k[4]);
     jl_mem_usage(&bytes, &entries, &evicted);
     ck_assert_uint_eq(entries, 4);
@@ -448,6 +461,7 @@ START_TEST(test_memory_tier)
     jl_mem_usage(&bytes, &entries, &evicted);
     ck_assert_uint_le(bytes, size);
     ck_assert_int_eq(write_entry_n(s, k[5], 5, mixed, 8, 20000, 3000, 0), 0);
+    ck_assert_int_eq(open_read(s, k[5], 5), JL_ENTRY_HIT);
     forget_file(s, k[5]);
     ck_assert_int_eq(open_read(s, k[5], 5), JL_ENTRY_MISS);
     jl_store_close(s);
@@ -456,6 +470,7 @@ START_TEST(test_memory_tier)
     s = store("memttl", 1, 0);
     jl_mem_configure(size * 4);
     ck_assert_int_eq(write_entry_n(s, k[6], 6, mixed, 8, 20000, 3000, 0), 0);
+    ck_assert_int_eq(open_read(s, k[6], 6), JL_ENTRY_HIT);
     forget_file(s, k[6]);
     ck_assert_int_eq(open_read(s, k[6], 6), JL_ENTRY_HIT);
     sleep_s(1.2);
@@ -463,6 +478,7 @@ START_TEST(test_memory_tier)
 
     /* clear empties it */
     ck_assert_int_eq(write_entry_n(s, k[7], 7, mixed, 8, 20000, 3000, 0), 0);
+    ck_assert_int_eq(open_read(s, k[7], 7), JL_ENTRY_HIT);
     uint64_t removed, freed;
     char *why = NULL;
     ck_assert_int_eq(jl_store_clear(s, &removed, &freed, &why), 0);

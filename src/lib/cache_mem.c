@@ -29,6 +29,9 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static jl_mem_item *buckets[BUCKETS];
 static jl_mem_item *head, *tail;  /* most and least recently used */
 static uint64_t max_bytes, bytes, entries, evicted;
+#define SEEN 4096
+static jl_key seen[SEEN];    /* keys used once, direct-mapped */
+static int seen_set[SEEN];
 
 static size_t bucket(jl_key k)
 {
@@ -147,6 +150,17 @@ int jl_mem_fits(uint64_t n)
     return ok;
 }
 
+int jl_mem_used_before(jl_key key)
+{
+    size_t i = (size_t)((key.lo * 0x9e3779b97f4a7c15ull) >> 52) % SEEN;
+    pthread_mutex_lock(&mu);
+    int before = seen_set[i] && seen[i].hi == key.hi && seen[i].lo == key.lo;
+    seen[i] = key;
+    seen_set[i] = 1;
+    pthread_mutex_unlock(&mu);
+    return before;
+}
+
 jl_mem_item *jl_mem_put(jl_key key, unsigned char *b, size_t n)
 {
     pthread_mutex_lock(&mu);
@@ -192,6 +206,7 @@ void jl_mem_clear(void)
     pthread_mutex_lock(&mu);
     while (head)
         drop(head);
+    memset(seen_set, 0, sizeof seen_set);
     pthread_mutex_unlock(&mu);
 }
 

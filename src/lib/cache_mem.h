@@ -10,6 +10,12 @@
  * flight), and, for a program that embeds libjoule and runs graphs again
  * and again, every re-run.
  *
+ * An entry is admitted on its second use in the process (written or read
+ * from disk once before): reading an image whole into fresh memory costs
+ * more than streaming it through a small window, which only pays when the
+ * entry is used again — a command-line run that reads each entry once
+ * must not pay it.
+ *
  * It belongs to the process and is shared by its runs and threads. It is
  * bounded in bytes (`[cache] memory`, the last run's setting; 0 turns it
  * off), evicting the least recently used entries first, and an entry
@@ -39,6 +45,11 @@ void jl_mem_release(jl_mem_item *it);
 /* Whether an image of n bytes would be kept: callers skip reading one in
  * otherwise. */
 int jl_mem_fits(uint64_t n);
+
+/* Note a use of `key` (an entry written, or read from disk); returns 1
+ * when it was used before in this process (recently: a small table
+ * remembers), 0 the first time. */
+int jl_mem_used_before(jl_key key);
 
 /* Keep the image of `key` (n malloc'd bytes), replacing an older one.
  * Returns it held for the caller (release it), the tier owning the bytes;

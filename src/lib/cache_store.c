@@ -593,36 +593,15 @@ int jl_entry_commit(jl_entry_writer *w, double cost_s, char **why)
         writer_free(w);
         return -1;
     }
-    /* Kept in memory too when it fits, read back from the page cache:
-     * another job of this run may be waiting for it. */
-    uint64_t size = w->hdr.n + w->payload;
-    unsigned char *img = NULL;
-    if (jl_mem_fits(size)) {
-        int fd = open(w->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        img = fd >= 0 ? malloc((size_t)size) : NULL;
-        if (img && pread_all(fd, img, (size_t)size, 0) != (ssize_t)size) {
-            free(img);
-            img = NULL;
-        }
-        if (fd >= 0)
-            close(fd);
-    }
     if (rename(w->tmp, w->path)) {
         int err = errno;
-        free(img);
         char *p = jl_escape(w->path);
         *why = jl_printf("%s: cannot put in place: %s", p, strerror(err));
         free(p);
         writer_free(w);
         return -1;
     }
-    if (img) {
-        jl_mem_item *kept = jl_mem_put(w->key, img, (size_t)size);
-        if (kept)
-            jl_mem_release(kept);
-        else
-            free(img);
-    }
+    jl_mem_used_before(w->key); /* a first use: a second one is kept (cache_mem.h) */
     free(w->tmp);
     w->tmp = NULL;
     count(w->s, &w->s->counts.bytes_written, w->hdr.n + w->payload);
@@ -917,9 +896,9 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
     r->fd = fd;
     r->win[0].cap = IO_BUF;
     r->win[0].buf = jl_malloc(IO_BUF);
-    /* An entry the memory tier would keep is read whole, checked there,
-     * and handed to the tier. */
-    if (jl_mem_fits((uint64_t)st.st_size)) {
+    /* An entry used before in this process that the memory tier would
+     * keep is read whole, checked there, and handed to the tier. */
+    if (jl_mem_used_before(key) && jl_mem_fits((uint64_t)st.st_size)) {
         r->own = malloc((size_t)st.st_size);
         if (r->own && pread_all(fd, r->own, (size_t)st.st_size, 0) == (ssize_t)st.st_size) {
             r->bytes = r->own;

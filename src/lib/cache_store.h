@@ -84,8 +84,8 @@ enum { JL_ENTRY_HIT, JL_ENTRY_MISS, JL_ENTRY_EXPIRED, JL_ENTRY_CORRUPT };
  * payload already checked against its checksum (so nothing corrupted is
  * ever served; an image in memory was checked when it got there), and the
  * entry's recency refreshed (for TTL and least-recently-used pruning). An
- * entry read from disk that the memory tier can hold is handed to it, and
- * so is one just committed. An expired or corrupt entry
+ * entry read from disk that the memory tier can hold, and that this
+ * process wrote or read once before, is handed to it. An expired or corrupt entry
  * is removed and counted; a miss is counted. Otherwise *r is NULL. The
  * check reads the whole entry once (the reads after it mostly come from
  * the page cache): a lookup costs about a read of the entry. */
