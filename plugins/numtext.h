@@ -133,21 +133,80 @@ static const jp_pow10 jp_pow10_table[] = {
     {0xd0cf4b50cfe20765u, 119, 0}, /* 1e55 */
 };
 
-/* The `k` digits of n (10^(k-1) <= n < 10^k) into d, most significant
- * first, two at a time. */
-static inline void jp_digits(char *d, uint32_t n, int k)
+/* The decimal exponent of a float from its binary one: for l2 =
+ * floor(log2 v) in [-149, 127], 10^low <= 2^l2 < 10^(low + 1), and up is
+ * the bit pattern of the smallest float >= 10^(low + 1) with that l2
+ * (0xffffffff when there is none): floor(log10 v) = low + (bits >= up).
+ * Computed with exact rational arithmetic; tests/check_numtext.c checks
+ * them the same way. (A wrong entry would only cost time: the rounding
+ * loop below corrects the exponent.) */
+static const int8_t jp_exp10_low[] = {
+    -45, -45, -45, -44, -44, -44, -44, -43, -43, -43, -42, -42, -42, -41, -41, -41, -41, -40, -40, -40, -39, -39,
+    -39, -38, -38, -38, -38, -37, -37, -37, -36, -36, -36, -35, -35, -35, -35, -34, -34, -34, -33, -33, -33, -32,
+    -32, -32, -32, -31, -31, -31, -30, -30, -30, -29, -29, -29, -28, -28, -28, -28, -27, -27, -27, -26, -26, -26,
+    -25, -25, -25, -25, -24, -24, -24, -23, -23, -23, -22, -22, -22, -22, -21, -21, -21, -20, -20, -20, -19, -19,
+    -19, -19, -18, -18, -18, -17, -17, -17, -16, -16, -16, -16, -15, -15, -15, -14, -14, -14, -13, -13, -13, -13,
+    -12, -12, -12, -11, -11, -11, -10, -10, -10, -10, -9, -9, -9, -8, -8, -8, -7, -7, -7, -7, -6, -6, -6, -5, -5,
+    -5, -4, -4, -4, -4, -3, -3, -3, -2, -2, -2, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5,
+    5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15,
+    15, 15, 15, 16, 16, 16, 17, 17, 17, 18, 18, 18, 18, 19, 19, 19, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22, 23, 23,
+    23, 24, 24, 24, 24, 25, 25, 25, 26, 26, 26, 27, 27, 27, 27, 28, 28, 28, 29, 29, 29, 30, 30, 30, 31, 31, 31, 31,
+    32, 32, 32, 33, 33, 33, 34, 34, 34, 34, 35, 35, 35, 36, 36, 36, 37, 37, 37, 37, 38
+};
+static const uint32_t jp_exp10_up[] = {
+    0xffffffffu, 0xffffffffu, 0x00000008u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x00000048u, 0xffffffffu,
+    0xffffffffu, 0x000002cau, 0xffffffffu, 0xffffffffu, 0x00001be1u, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+    0x000116c3u, 0xffffffffu, 0xffffffffu, 0x000ae398u, 0xffffffffu, 0xffffffffu, 0x006ce3efu, 0xffffffffu,
+    0xffffffffu, 0xffffffffu, 0x02081cebu, 0xffffffffu, 0xffffffffu, 0x03aa2425u, 0xffffffffu, 0xffffffffu,
+    0x0554ad2eu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x0704ec3du, 0xffffffffu, 0xffffffffu, 0x08a6274cu,
+    0xffffffffu, 0xffffffffu, 0x0a4fb11fu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x0c01ceb4u, 0xffffffffu,
+    0xffffffffu, 0x0da24260u, 0xffffffffu, 0xffffffffu, 0x0f4ad2f8u, 0xffffffffu, 0xffffffffu, 0x10fd87b6u,
+    0xffffffffu, 0xffffffffu, 0xffffffffu, 0x129e74d2u, 0xffffffffu, 0xffffffffu, 0x14461207u, 0xffffffffu,
+    0xffffffffu, 0x15f79688u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x179abe15u, 0xffffffffu, 0xffffffffu,
+    0x19416d9bu, 0xffffffffu, 0xffffffffu, 0x1af1c901u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x1c971da1u,
+    0xffffffffu, 0xffffffffu, 0x1e3ce509u, 0xffffffffu, 0xffffffffu, 0x1fec1e4bu, 0xffffffffu, 0xffffffffu,
+    0xffffffffu, 0x219392efu, 0xffffffffu, 0xffffffffu, 0x233877abu, 0xffffffffu, 0xffffffffu, 0x24e69595u,
+    0xffffffffu, 0xffffffffu, 0xffffffffu, 0x26901d7du, 0xffffffffu, 0xffffffffu, 0x283424ddu, 0xffffffffu,
+    0xffffffffu, 0x29e12e14u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x2b8cbccdu, 0xffffffffu, 0xffffffffu,
+    0x2d2fec00u, 0xffffffffu, 0xffffffffu, 0x2edbe6ffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x30897060u,
+    0xffffffffu, 0xffffffffu, 0x322bcc78u, 0xffffffffu, 0xffffffffu, 0x33d6bf95u, 0xffffffffu, 0xffffffffu,
+    0xffffffffu, 0x358637beu, 0xffffffffu, 0xffffffffu, 0x3727c5adu, 0xffffffffu, 0xffffffffu, 0x38d1b718u,
+    0xffffffffu, 0xffffffffu, 0xffffffffu, 0x3a83126fu, 0xffffffffu, 0xffffffffu, 0x3c23d70bu, 0xffffffffu,
+    0xffffffffu, 0x3dcccccdu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+    0x41200000u, 0xffffffffu, 0xffffffffu, 0x42c80000u, 0xffffffffu, 0xffffffffu, 0x447a0000u, 0xffffffffu,
+    0xffffffffu, 0xffffffffu, 0x461c4000u, 0xffffffffu, 0xffffffffu, 0x47c35000u, 0xffffffffu, 0xffffffffu,
+    0x49742400u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x4b189680u, 0xffffffffu, 0xffffffffu, 0x4cbebc20u,
+    0xffffffffu, 0xffffffffu, 0x4e6e6b28u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x501502f9u, 0xffffffffu,
+    0xffffffffu, 0x51ba43b8u, 0xffffffffu, 0xffffffffu, 0x5368d4a6u, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+    0x551184e8u, 0xffffffffu, 0xffffffffu, 0x56b5e621u, 0xffffffffu, 0xffffffffu, 0x58635faau, 0xffffffffu,
+    0xffffffffu, 0xffffffffu, 0x5a0e1bcau, 0xffffffffu, 0xffffffffu, 0x5bb1a2bdu, 0xffffffffu, 0xffffffffu,
+    0x5d5e0b6cu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x5f0ac724u, 0xffffffffu, 0xffffffffu, 0x60ad78ecu,
+    0xffffffffu, 0xffffffffu, 0x6258d727u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x64078679u, 0xffffffffu,
+    0xffffffffu, 0x65a96817u, 0xffffffffu, 0xffffffffu, 0x6753c21cu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+    0x69045952u, 0xffffffffu, 0xffffffffu, 0x6aa56fa6u, 0xffffffffu, 0xffffffffu, 0x6c4ecb90u, 0xffffffffu,
+    0xffffffffu, 0xffffffffu, 0x6e013f3au, 0xffffffffu, 0xffffffffu, 0x6fa18f08u, 0xffffffffu, 0xffffffffu,
+    0x7149f2cau, 0xffffffffu, 0xffffffffu, 0x72fc6f7du, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x749dc5aeu,
+    0xffffffffu, 0xffffffffu, 0x7645371au, 0xffffffffu, 0xffffffffu, 0x77f684e0u, 0xffffffffu, 0xffffffffu,
+    0xffffffffu, 0x799a130cu, 0xffffffffu, 0xffffffffu, 0x7b4097cfu, 0xffffffffu, 0xffffffffu, 0x7cf0bdc3u,
+    0xffffffffu, 0xffffffffu, 0xffffffffu, 0x7e96769au, 0xffffffffu
+};
+
+/* The `k` digits of n (n < 10^k, leading zeros written) ending at `end`,
+ * two at a time from the right. */
+static inline void jp_digits(char *end, uint32_t n, int k)
 {
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
     while (k >= 2) {
         uint32_t q = n / 100, r = n - q * 100;
-        memcpy(d + k - 2, pairs + 2 * r, 2);
+        end -= 2;
+        memcpy(end, pairs + 2 * r, 2);
         n = q;
         k -= 2;
     }
     if (k)
-        d[0] = (char)('0' + n);
+        end[-1] = (char)('0' + n);
 }
 
 /* v rounded to `digits` significant digits: *n (10^(digits-1) <= *n <
@@ -169,9 +228,8 @@ static inline int jp_round_float(float v, int digits, uint32_t *n, int *x)
         e = -149;
     }
     int l2 = e + 63 - __builtin_clzll(m); /* floor(log2 v) */
-    /* floor(l2 * log10 2), or one less: 1233 / 4096 is a little below
-     * log10 2; the loop below puts it right */
-    int E = l2 >= 0 ? (l2 * 1233) >> 12 : -((-l2 * 1233 + 4095) >> 12);
+    int E = jp_exp10_low[l2 + 149] + ((bits & 0x7fffffffu) >= jp_exp10_up[l2 + 149]);
+    /* a second round only when rounding carries into the next decade */
     for (int round = 0; round < 3; round++) {
         int s = digits - 1 - E;
         if (s < JP_POW10_MIN || s > JP_POW10_MAX)
@@ -218,19 +276,21 @@ static inline size_t jp_put_float(char *p, float v, int digits)
         memcpy(p, buf, (size_t)len);
         return (size_t)len;
     }
+    static const uint32_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    int k = digits;
+    while (k > 1 && n % 10 == 0) { /* %g drops trailing zeros */
+        n /= 10;
+        k--;
+    }
     char *start = p;
     if (v < 0)
         *p++ = '-';
-    char d[10];
-    int k = digits;
-    jp_digits(d, n, k);
-    while (k > 1 && d[k - 1] == '0')
-        k--; /* %g drops trailing zeros */
-    if (x < -4 || x >= digits) {
-        *p++ = d[0];
+    if (x < -4 || x >= digits) { /* d[.ddd]e+XX */
+        uint32_t lead = n / p10[k - 1];
+        *p++ = (char)('0' + lead);
         if (k > 1) {
             *p++ = '.';
-            memcpy(p, d + 1, (size_t)k - 1);
+            jp_digits(p + k - 1, n - lead * p10[k - 1], k - 1);
             p += k - 1;
         }
         *p++ = 'e';
@@ -243,22 +303,22 @@ static inline size_t jp_put_float(char *p, float v, int digits)
     } else if (x >= 0) {
         int ip = x + 1; /* digits before the point */
         if (k <= ip) {
-            memcpy(p, d, (size_t)k);
+            jp_digits(p + k, n, k);
             memset(p + k, '0', (size_t)(ip - k));
             p += ip;
         } else {
-            memcpy(p, d, (size_t)ip);
-            p += ip;
-            *p++ = '.';
-            memcpy(p, d + ip, (size_t)(k - ip));
-            p += k - ip;
+            uint32_t whole = n / p10[k - ip];
+            jp_digits(p + ip, whole, ip);
+            p[ip] = '.';
+            jp_digits(p + k + 1, n - whole * p10[k - ip], k - ip);
+            p += k + 1;
         }
-    } else {
+    } else { /* 0.000ddd */
         *p++ = '0';
         *p++ = '.';
         memset(p, '0', (size_t)(-x - 1));
         p += -x - 1;
-        memcpy(p, d, (size_t)k);
+        jp_digits(p + k, n, k);
         p += k;
     }
     return (size_t)(p - start);
