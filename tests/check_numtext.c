@@ -1,5 +1,5 @@
-/* check_numtext.c — plugins/numtext.h: its table of powers of ten against
- * one recomputed here with schoolbook big-number arithmetic, and its
+/* check_numtext.c — plugins/numtext.h: its tables (powers of ten, decimal
+ * exponents) against ones recomputed here with schoolbook big-number arithmetic, and its
  * output against printf's %.*g, byte for byte, on random floats, on every
  * float around each power of ten, on subnormals and on the largest
  * floats, for every digit count. */
@@ -85,6 +85,63 @@ START_TEST(test_table)
                       (unsigned long long)c);
         ck_assert_msg(c >> 63, "1e%d: not normalised", s);
         ck_assert_int_eq(t->exact, exact);
+    }
+}
+END_TEST
+
+static int big_cmp(const big *a, const big *b)
+{
+    for (int i = LIMBS - 1; i >= 0; i--)
+        if (a->l[i] != b->l[i])
+            return a->l[i] < b->l[i] ? -1 : 1;
+    return 0;
+}
+
+/* The sign of m * 2^e - 10^k, exactly (e >= -149, k >= -46), both sides
+ * scaled by 2^149 * 10^46 to be integers. */
+static int cmp_pow10(uint32_t m, int e, int k)
+{
+    big a, b;
+    big_set_pow2(&a, e + 149);
+    big_mul_small(&a, m);
+    for (int i = 0; i < 46; i++)
+        big_mul_small(&a, 10);
+    big_set_pow2(&b, 149);
+    for (int i = 0; i < k + 46; i++)
+        big_mul_small(&b, 10);
+    return big_cmp(&a, &b);
+}
+
+/* A positive float's bits as m * 2^e. */
+static void split(uint32_t bits, uint32_t *m, int *e)
+{
+    uint32_t ef = bits >> 23;
+    *m = (bits & 0x7fffff) | (ef ? 1u << 23 : 0);
+    *e = ef ? (int)ef - 150 : -149;
+}
+
+START_TEST(test_exponent_table)
+{
+    for (int l2 = -149; l2 <= 127; l2++) {
+        int low = jp_exp10_low[l2 + 149];
+        uint32_t up = jp_exp10_up[l2 + 149];
+        /* 10^low <= 2^l2 < 10^(low+1) */
+        ck_assert_msg(cmp_pow10(1, l2, low) >= 0 && cmp_pow10(1, l2, low + 1) < 0, "2^%d: low %d", l2, low);
+        /* the floats with this l2: [first, last] */
+        uint32_t first = l2 >= -126 ? (uint32_t)(l2 + 127) << 23 : 1u << (l2 + 149);
+        uint32_t last = l2 >= -126 ? first | 0x7fffff : (first << 1) - 1;
+        uint32_t m;
+        int e;
+        if (up == 0xffffffffu) {
+            split(last, &m, &e);
+            ck_assert_msg(cmp_pow10(m, e, low + 1) < 0, "2^%d: a float reaches 1e%d", l2, low + 1);
+        } else {
+            ck_assert_msg(up >= first && up <= last, "2^%d: up outside its floats", l2);
+            split(up, &m, &e);
+            ck_assert_msg(cmp_pow10(m, e, low + 1) >= 0, "2^%d: up below 1e%d", l2, low + 1);
+            split(up - 1, &m, &e);
+            ck_assert_msg(up == first || cmp_pow10(m, e, low + 1) < 0, "2^%d: up not the smallest", l2);
+        }
     }
 }
 END_TEST
@@ -217,6 +274,7 @@ int main(void)
     TCase *tc = tcase_create("numtext");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_table);
+    tcase_add_test(tc, test_exponent_table);
     tcase_add_test(tc, test_random_bits);
     tcase_add_test(tc, test_signal_values);
     tcase_add_test(tc, test_powers_of_ten);
