@@ -32,12 +32,15 @@ static char *absolute(const char *path)
     return r;
 }
 
-int jl_outmemo_key(jl_key sink_key, char *const *paths, size_t n, jl_key *memo)
+int jl_outmemo_key(jl_key sink_key, const char *input, char *const *paths, size_t n, jl_key *memo)
 {
     XXH3_state_t *st = XXH3_createState();
     XXH3_128bits_reset(st);
     XXH3_128bits_update(st, "outputs", 8);
     XXH3_128bits_update(st, &sink_key, sizeof sink_key);
+    char *in = absolute(input);
+    XXH3_128bits_update(st, in, strlen(in) + 1);
+    free(in);
     int rc = n ? 0 : -1;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!strcmp(paths[i], "-") || strchr(paths[i], '\n')) {

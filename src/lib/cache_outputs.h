@@ -27,11 +27,13 @@
 
 #include <stddef.h>
 
-/* The memo key of a sink's files, from its cache key and the paths its
- * output-path parameters give for this input (relative ones taken from the
- * current folder). Returns 0, or -1 when one is standard output ("-"),
- * whose bytes cannot be kept, or holds a line end. */
-int jl_outmemo_key(jl_key sink_key, char *const *paths, size_t n, jl_key *memo);
+/* The memo key of a sink's files, from its cache key, the input's path (a
+ * sink may write it into its files: the same content under another name
+ * is another memo) and the paths its output-path parameters give for this
+ * input (relative ones taken from the current folder). Returns 0, or -1
+ * when one is standard output ("-"), whose bytes cannot be kept, or holds
+ * a line end. */
+int jl_outmemo_key(jl_key sink_key, const char *input, char *const *paths, size_t n, jl_key *memo);
 
 /* 0 when the memo exists and every file it lists is as it was put in
  * place (the memo's use is then recorded, for the TTL); else -1 and a

@@ -350,7 +350,8 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
         for (uint32_t k = 0; k < d->n_params; k++)
             if (d->params[k].flags & JOULE_PARAM_OUT_PATH)
                 paths[np++] = jl_path_expand(n->texts[k], input, n->name, c->out_dir);
-        jc->has_memo[i] = !jl_outmemo_key(jl_cache_key(digest, c->sigs[i]), paths, np, &jc->memo_keys[i]);
+        jc->has_memo[i] = !jl_outmemo_key(jl_cache_key(digest, c->sigs[i]), input, paths, np,
+                                             &jc->memo_keys[i]);
         for (size_t k = 0; k < np; k++)
             free(paths[k]);
         free(paths);
