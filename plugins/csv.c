@@ -4,7 +4,11 @@
  * Values are float32 printed with 9 significant digits (%.9g), the fewest
  * that always read back to the same float, byte for byte as printf would
  * write them but without it (numtext.h): formatting is most of what a
- * re-run served from the cache does. Times — t0 + row / rate for
+ * re-run served from the cache does. `precision` asks for fewer
+ * significant digits (a table for people: "-23.4" rather than
+ * "-23.4212952"); `decimals` instead rounds to a number of places after
+ * the point, trailing zeros dropped, so that what is zero but for
+ * rounding error (a loudness range of 3.2e-13) reads 0. Times — t0 + row / rate for
  * signals and frames, the row's own time for events — are printed in
  * seconds to the nanosecond, trailing zeros dropped ("0.011609977"), with
  * integer arithmetic: a time column is as long as the file, and printf's
@@ -13,18 +17,28 @@
  * numpy read back.
  *
  * The file is written under a temporary name and renamed into place only
- * when the whole job has succeeded (see util.h, "output files"). */
+ * when the whole job has succeeded (see util.h, "output files").
+ *
+ * One table for a run: when `path` names no part of the input
+ * ("loudness.csv"), each input's rows are written to a part, and
+ * csv_gather joins the parts into one table with a leading `file` column
+ * (the input as given, quoted as RFC 4180 says when it holds a separator,
+ * a quote or a line end). Inputs whose columns differ (a mono file and a
+ * 5.1 one) share one header, the union of their columns in the order
+ * first met; a column an input lacks is left empty. */
 #define _GNU_SOURCE 1 /* sync_file_range (util.h, jp_outfile_writeback) */
 #include <joule/plugin.h>
 
 #include "numtext.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const sep_choices[] = {"comma", "tab", "semicolon", NULL};
 
@@ -35,7 +49,16 @@ static const joule_param params[] = {
     {"time", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", "Write the time column (seconds) first."},
     {"header", JOULE_PARAM_BOOL, 0, "true", 0, 0, NULL, "", "Write the header row of column names."},
     {"separator", JOULE_PARAM_ENUM, 0, "comma", 0, 0, sep_choices, "", "Field separator."},
+    {"precision", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "9", 1, 9, NULL, "digits",
+     "Significant digits of the values (not the time): 9 reads back as the same float; 3 or 4 reads better."},
+    {"decimals", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "-1", -1, 9, NULL, "digits",
+     "Instead of precision, round values to this many places after the point, trailing zeros dropped "
+     "(3: -23.4567 -> -23.457, 3.2e-13 -> 0); -1: off. Values of 1e15 or more keep `precision`."},
+    {"columns", JOULE_PARAM_STRING, 0, "", 0, 0, NULL, "",
+     "The stream's columns to write, in this order (\"integrated, lra, true_peak\"); empty: all of them."},
 };
+
+enum { P_PATH, P_TIME, P_HEADER, P_SEP, P_PRECISION, P_DECIMALS, P_COLUMNS };
 
 static const joule_port inputs[] = {
     {"in", JOULE_SIGNAL | JOULE_FRAMES | JOULE_EVENTS, 0, "any stream"},
@@ -46,7 +69,11 @@ typedef struct csv {
     jp_outfile file;
     joule_format fmt;
     int time;
+    int digits;   /* significant digits                  */
+    int decimals; /* places after the point, or -1: off  */
     char sep;
+    uint32_t *sel;    /* the columns written, in order */
+    uint32_t n_sel;
     char *line; /* formatted rows, written a block at a time */
     size_t line_cap;  /* the longest row                       */
     size_t block;     /* bytes of rows gathered before a write  */
@@ -63,29 +90,59 @@ static int csv_open(const joule_open_args *a, void **self)
     *self = c;
     c->host = h;
     c->fmt = a->inputs[0];
-    c->time = a->params[1].b;
-    c->sep = ",\t;"[a->params[3].e];
+    c->time = a->params[P_TIME].b;
+    c->sep = ",\t;"[a->params[P_SEP].e];
+    c->digits = (int)a->params[P_PRECISION].i;
+    c->decimals = (int)a->params[P_DECIMALS].i;
+    char **want = NULL;
+    size_t n_want = jp_split(a->params[P_COLUMNS].s, &want);
+    if (!want) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    c->n_sel = n_want ? (uint32_t)n_want : c->fmt.n_columns;
+    c->sel = malloc(c->n_sel * sizeof *c->sel);
+    if (!c->sel) {
+        free(want);
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    for (uint32_t i = 0; i < c->n_sel; i++) {
+        int k = n_want ? jp_find_col(&c->fmt, want[i]) : (int)i;
+        if (k < 0) {
+            /* name what there is: the fix is usually a typo */
+            char have[512] = "";
+            size_t used = 0;
+            for (uint32_t q = 0; q < c->fmt.n_columns && used + 2 < sizeof have; q++)
+                used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", q ? ", " : "", c->fmt.names[q]);
+            h->error(h, "columns: the stream has no column '%s' (it has: %s)", want[i], have);
+            free(want);
+            return JOULE_ERROR;
+        }
+        c->sel[i] = (uint32_t)k;
+    }
+    free(want);
     /* the widest value: "-1.23456789e-308" is 16; 24 leaves room */
-    c->line_cap = ((size_t)c->fmt.n_columns + 1) * 26 + 2;
+    c->line_cap = ((size_t)c->n_sel + 1) * 26 + 2;
     c->block = c->line_cap > (1u << 16) ? c->line_cap : 1u << 16;
     c->line = malloc(c->block + c->line_cap);
     if (!c->line) {
         h->error(h, "out of memory");
         return JOULE_ERROR;
     }
-    if (jp_outfile_open(&c->file, a->params[0].s, h, 1 << 18))
+    if (jp_outfile_open(&c->file, a->params[P_PATH].s, h, 1 << 18))
         return JOULE_ERROR;
-    if (a->params[2].b) {
+    if (a->params[P_HEADER].b) {
         FILE *f = c->file.f;
         int first = 1;
         if (c->time) {
             fputs("time", f);
             first = 0;
         }
-        for (uint32_t i = 0; i < c->fmt.n_columns; i++) {
+        for (uint32_t i = 0; i < c->n_sel; i++) {
             if (!first)
                 fputc(c->sep, f);
-            fputs(c->fmt.names[i], f);
+            fputs(c->fmt.names[c->sel[i]], f);
             first = 0;
         }
         fputc('\n', f);
@@ -119,13 +176,28 @@ static size_t put_num(char *p, double v, int digits)
     return (size_t)sprintf(p, "%.*g", digits, v);
 }
 
-/* A value: 9 significant digits, the fewest that read back as the same
- * float, converted without printf (numtext.h). */
-static size_t put_value(char *p, float v)
+/* A value: `digits` significant digits (9, the fewest that read back as
+ * the same float, by default), converted without printf (numtext.h); or
+ * rounded to `decimals` places, trailing zeros dropped. */
+static size_t put_value(char *p, float v, int digits, int decimals)
 {
     if (!isfinite(v) || v == 0)
         return put_num(p, v, 9);
-    return jp_put_float(p, v, 9);
+    if (decimals >= 0 && fabsf(v) < 1e15f) {
+        int n = sprintf(p, "%.*f", decimals, (double)v);
+        if (decimals > 0) {
+            while (p[n - 1] == '0')
+                n--;
+            if (p[n - 1] == '.')
+                n--;
+        }
+        if (n == 2 && p[0] == '-' && p[1] == '0') { /* rounded to zero: no sign */
+            p[0] = '0';
+            n = 1;
+        }
+        return (size_t)n;
+    }
+    return jp_put_float(p, v, digits);
 }
 
 /* Seconds to the nanosecond: "12", "0.5", "0.011609977". */
@@ -185,11 +257,11 @@ static int csv_process(void *self, uint32_t port, const joule_buffer *in, joule_
             p += put_time(p, t);
             first = 0;
         }
-        for (uint32_t k = 0; k < nc; k++) {
+        for (uint32_t k = 0; k < c->n_sel; k++) {
             if (!first)
                 *p++ = c->sep;
             first = 0;
-            p += put_value(p, row[k]);
+            p += put_value(p, row[c->sel[k]], c->digits, c->decimals);
         }
         *p++ = '\n';
     }
@@ -208,6 +280,204 @@ static int csv_finish(void *self, joule_buffer *out)
     return jp_outfile_finish(&c->file, c->host) ? JOULE_ERROR : JOULE_END;
 }
 
+/* ---- one table for the run ----------------------------------------------- */
+
+/* A line of a part, read whole (getline). */
+typedef struct part_reader {
+    FILE *f;
+    char *line;
+    size_t cap;
+    ssize_t len;
+} part_reader;
+
+static int part_next(part_reader *r)
+{
+    r->len = getline(&r->line, &r->cap, r->f);
+    if (r->len > 0 && r->line[r->len - 1] == '\n')
+        r->line[--r->len] = '\0';
+    return r->len >= 0;
+}
+
+/* The label as a CSV field: quoted when it must be (RFC 4180). */
+static void put_label(FILE *out, const char *s, char sep)
+{
+    int quote = !*s || isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1]);
+    for (const char *p = s; *p && !quote; p++)
+        quote = *p == sep || *p == '"' || *p == '\n' || *p == '\r';
+    if (!quote) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* Split `line` in place at `sep` into at most `max` fields (the last
+ * one keeps the rest); returns the count. Values and column names never
+ * hold a separator or a quote. */
+static size_t split_fields(char *line, char sep, char **v, size_t max)
+{
+    size_t n = 0;
+    for (char *p = line; n < max;) {
+        char *e = strchr(p, sep);
+        v[n++] = p;
+        if (!e || n == max)
+            break;
+        *e = '\0';
+        p = e + 1;
+    }
+    return n;
+}
+
+static int csv_gather(const joule_gather_args *a)
+{
+    const joule_host *h = a->host;
+    const char sep = ",\t;"[a->params[P_SEP].e];
+    const int header = a->params[P_HEADER].b;
+    const char *path = a->params[a->param].s;
+    uint32_t n = a->n_parts;
+    part_reader *r = calloc(n, sizeof *r);
+    char **names = NULL;       /* the union of the columns, first met first */
+    size_t n_names = 0, names_cap = 0;
+    size_t **map = calloc(n, sizeof *map); /* part column -> union column */
+    size_t *n_cols = calloc(n, sizeof *n_cols);
+    char **fields = NULL;
+    size_t fields_cap = 0;
+    int rc = JOULE_ERROR, same = 1;
+    int dup_fd = dup(a->out);
+    FILE *out = dup_fd >= 0 ? fdopen(dup_fd, "w") : NULL;
+    if (!r || !map || !n_cols || !out) {
+        h->error(h, "out of memory");
+        if (!out && dup_fd >= 0)
+            close(dup_fd);
+        goto done;
+    }
+    setvbuf(out, NULL, _IOFBF, 1 << 16);
+    for (uint32_t i = 0; i < n; i++) {
+        int fd = dup(a->parts[i]);
+        r[i].f = fd >= 0 ? fdopen(fd, "r") : NULL;
+        if (!r[i].f) {
+            if (fd >= 0)
+                close(fd);
+            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
+            goto done;
+        }
+    }
+    if (header) {
+        /* every part's header: the union of their columns */
+        for (uint32_t i = 0; i < n; i++) {
+            if (!part_next(&r[i]))
+                continue; /* an empty part: no header, no rows */
+            size_t k = 1;
+            for (const char *q = r[i].line; (q = strchr(q, sep)); q++)
+                k++;
+            if (jp_grow((void **)&fields, &fields_cap, k, sizeof *fields)) {
+                h->error(h, "out of memory");
+                goto done;
+            }
+            split_fields(r[i].line, sep, fields, k);
+            n_cols[i] = k;
+            map[i] = malloc(k * sizeof **map);
+            if (!map[i]) {
+                h->error(h, "out of memory");
+                goto done;
+            }
+            for (size_t c = 0; c < k; c++) {
+                size_t u = 0;
+                while (u < n_names && strcmp(names[u], fields[c]))
+                    u++;
+                if (u == n_names) {
+                    char *nm = jp_strdup(fields[c]);
+                    if (!nm || jp_grow((void **)&names, &names_cap, n_names + 1, sizeof *names)) {
+                        free(nm);
+                        h->error(h, "out of memory");
+                        goto done;
+                    }
+                    names[n_names++] = nm;
+                }
+                map[i][c] = u;
+                same &= u == c;
+            }
+        }
+        for (uint32_t i = 0; i < n; i++)
+            same &= !map[i] || n_cols[i] == n_names;
+        fputs("file", out);
+        for (size_t u = 0; u < n_names; u++) {
+            fputc(sep, out);
+            fputs(names[u], out);
+        }
+        fputc('\n', out);
+    }
+    char **row = NULL;
+    size_t row_cap = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (header && !map[i])
+            continue;
+        while (part_next(&r[i])) {
+            put_label(out, a->labels[i], sep);
+            if (!header || same) {
+                fputc(sep, out);
+                fwrite(r[i].line, 1, (size_t)r[i].len, out);
+            } else {
+                /* columns of another input's layout: place each by name */
+                if (jp_grow((void **)&row, &row_cap, n_names, sizeof *row) ||
+                    jp_grow((void **)&fields, &fields_cap, n_cols[i], sizeof *fields)) {
+                    free(row);
+                    h->error(h, "out of memory");
+                    goto done;
+                }
+                for (size_t u = 0; u < n_names; u++)
+                    row[u] = "";
+                size_t k = split_fields(r[i].line, sep, fields, n_cols[i]);
+                for (size_t c = 0; c < k && c < n_cols[i]; c++)
+                    row[map[i][c]] = fields[c];
+                for (size_t u = 0; u < n_names; u++) {
+                    fputc(sep, out);
+                    fputs(row[u], out);
+                }
+            }
+            fputc('\n', out);
+        }
+        if (ferror(r[i].f)) {
+            free(row);
+            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
+            goto done;
+        }
+    }
+    free(row);
+    rc = JOULE_OK;
+done:
+    if (out) {
+        int bad = fflush(out) != 0 || ferror(out);
+        int err = errno;
+        bad |= fclose(out) != 0;
+        if (bad && rc == JOULE_OK) {
+            h->error(h, "%s: write failed: %s", path, strerror(err ? err : EIO));
+            rc = JOULE_ERROR;
+        }
+    }
+    for (uint32_t i = 0; r && i < n; i++) {
+        if (r[i].f)
+            fclose(r[i].f);
+        free(r[i].line);
+        if (map)
+            free(map[i]);
+    }
+    for (size_t u = 0; u < n_names; u++)
+        free(names[u]);
+    free(names);
+    free(fields);
+    free(map);
+    free(n_cols);
+    free(r);
+    return rc;
+}
+
 static void csv_close(void *self)
 {
     csv *c = self;
@@ -215,6 +485,7 @@ static void csv_close(void *self)
         return;
     jp_outfile_discard(&c->file);
     free(c->line);
+    free(c->sel);
     free(c);
 }
 
@@ -233,6 +504,8 @@ static const joule_descriptor desc = {
     .process = csv_process,
     .finish = csv_finish,
     .close = csv_close,
+    .flags = 0,
+    .gather = csv_gather,
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

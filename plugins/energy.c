@@ -14,9 +14,10 @@
  * weighted, mean square = Σ w·x² / Σ w (so a constant signal has the same
  * RMS under every window).
  *
- * dBFS = 10·log10(mean square), full scale 1.0; silence (mean square below
- * 1e-20) is reported as the floor, -200 dBFS, a finite value that sorts
- * and averages sanely. */
+ * dBFS = 10·log10(mean square), full scale 1.0. Silence reads -inf, as
+ * in every joule plugin (doc/graph-format.md, "Silence"): a mean square
+ * below 1e-20 (-200 dBFS, far under any converter's noise) is digital
+ * silence, or the rounding residue a running sum leaves of it. */
 #include <joule/plugin.h>
 
 #include "util.h"
@@ -26,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOOR_DB -200.0
+#define FLOOR_DB (-INFINITY) /* silence */
 #define FLOOR_MS 1e-20
 
 enum { F_MS, F_RMS, F_DB, F_PEAK, N_FEAT };
@@ -45,7 +46,7 @@ static const joule_param params[] = {
      "(normalised so a constant signal keeps its level). Peak is never weighted."},
     {"features", JOULE_PARAM_STRING, 0, "ms, rms, db, peak", 0, 0, NULL, "",
      "Which features to output, per channel, as columns <feature>_<channel>: any of ms (mean square), "
-     "rms, db (dBFS of the mean square, floor -200) and peak (largest |x|)."},
+     "rms, db (dBFS of the mean square; -inf for silence) and peak (largest |x|)."},
 };
 
 static const joule_port inputs[] = {

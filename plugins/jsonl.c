@@ -9,7 +9,9 @@
  * are written as null.
  *
  * The file is written under a temporary name and renamed into place only
- * when the whole job has succeeded (see util.h, "output files"). */
+ * when the whole job has succeeded (see util.h, "output files"). A path
+ * that names no part of the input ("all.jsonl") gathers every input's
+ * rows into one file, each with a "file" member first (jsonl_gather). */
 #include <joule/plugin.h>
 
 #include "numtext.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const joule_param params[] = {
     {"path", JOULE_PARAM_STRING, JOULE_PARAM_OUT_PATH, "{stem}.{node}.jsonl", 0, 0, NULL, "",
@@ -186,6 +189,67 @@ static void jsonl_close(void *self)
     free(j);
 }
 
+/* One file for the run (a path naming no part of the input): each line
+ * of each input's part, with a "file" member first, the input as given. */
+static int jsonl_gather(const joule_gather_args *a)
+{
+    const joule_host *h = a->host;
+    const char *path = a->params[a->param].s;
+    int rc = JOULE_OK;
+    int dup_fd = dup(a->out);
+    FILE *out = dup_fd >= 0 ? fdopen(dup_fd, "w") : NULL;
+    if (!out) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        h->error(h, "%s: cannot write: %s", path, strerror(errno));
+        return JOULE_ERROR;
+    }
+    setvbuf(out, NULL, _IOFBF, 1 << 16);
+    char *line = NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < a->n_parts && rc == JOULE_OK; i++) {
+        char *key = json_key(a->labels[i]); /* escaped the same way as a name */
+        int fd = dup(a->parts[i]);
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+        if (!key || !f) {
+            if (!f && fd >= 0)
+                close(fd);
+            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], key ? strerror(errno) : "out of memory");
+            free(key);
+            rc = JOULE_ERROR;
+            break;
+        }
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            if (line[0] != '{') {
+                h->error(h, "%s: the part for %s holds a line that is not an object", path, a->labels[i]);
+                rc = JOULE_ERROR;
+                break;
+            }
+            fputs("{\"file\":", out);
+            fwrite(key, 1, strlen(key) - 1, out); /* json_key ends in ':' */
+            if (len > 1 && line[1] != '}')
+                fputc(',', out);
+            fwrite(line + 1, 1, (size_t)len - 1, out);
+        }
+        if (rc == JOULE_OK && ferror(f)) {
+            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
+            rc = JOULE_ERROR;
+        }
+        fclose(f);
+        free(key);
+    }
+    free(line);
+    int bad = fflush(out) != 0 || ferror(out);
+    int err = errno;
+    bad |= fclose(out) != 0;
+    if (bad && rc == JOULE_OK) {
+        h->error(h, "%s: write failed: %s", path, strerror(err ? err : EIO));
+        rc = JOULE_ERROR;
+    }
+    return rc;
+}
+
 static const joule_descriptor desc = {
     .abi_version = JOULE_ABI_VERSION,
     .struct_size = sizeof(joule_descriptor),
@@ -201,6 +265,8 @@ static const joule_descriptor desc = {
     .process = jsonl_process,
     .finish = jsonl_finish,
     .close = jsonl_close,
+    .flags = 0,
+    .gather = jsonl_gather,
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

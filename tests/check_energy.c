@@ -75,9 +75,9 @@ START_TEST(test_dc_and_silence)
         ck_assert_double_eq_tol(at(&c, r, "rms_ch0"), 0.25, 1e-7);
         ck_assert_double_eq_tol(at(&c, r, "db_ch0"), 20 * log10(0.25), 1e-5);
         ck_assert_double_eq(at(&c, r, "peak_ch0"), 0.25);
-        /* silence: zero energy, and the defined floor for dBFS */
+        /* silence: zero energy, and -inf dBFS */
         ck_assert_double_eq(at(&c, r, "rms_ch1"), 0.0);
-        ck_assert_double_eq(at(&c, r, "db_ch1"), -200.0);
+        ck_assert(isinf(at(&c, r, "db_ch1")) && at(&c, r, "db_ch1") < 0);
         ck_assert_double_eq(at(&c, r, "peak_ch1"), 0.0);
     }
     tu_csv_free(&c);

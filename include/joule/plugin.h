@@ -299,6 +299,25 @@ typedef struct joule_open_args {
 #define JOULE_ROLE_FILTER 2u /* inputs and outputs                          */
 #define JOULE_ROLE_SINK 3u   /* inputs only; writes files                   */
 
+/* What a sink's gather receives (see joule_descriptor.gather). Belongs to
+ * the host; valid during the call. */
+typedef struct joule_gather_args {
+    uint32_t struct_size;        /* sizeof (joule_gather_args) in the host   */
+    const joule_host *host;      /* log, error, lock; open_output fails     */
+    const char *node;            /* the node's name in the graph              */
+    const joule_value *params;   /* the node's parameters, as open gets them;
+                                    the gathered path parameter holds the
+                                    table's path                            */
+    uint32_t param;              /* which output-path parameter this is       */
+    uint32_t n_parts;            /* inputs that succeeded, at least one      */
+    const char *const *labels;   /* each part's input as given on the
+                                    command line, in command-line order      */
+    const int *parts;            /* read-only descriptors of the files the
+                                    sink wrote for those inputs, at offset 0 */
+    int out;                     /* write the whole table here; the host
+                                    syncs it, puts it in place and closes it */
+} joule_gather_args;
+
 typedef struct joule_descriptor joule_descriptor;
 struct joule_descriptor {
     uint32_t abi_version;  /* JOULE_ABI_VERSION the plugin was built with:
@@ -377,6 +396,21 @@ struct joule_descriptor {
      * cost a plugin nothing to leave zero. A plugin built against an older
      * header has a smaller struct_size and reads as flags = 0. */
     uint32_t flags;        /* JOULE_DESC_*                                  */
+
+    /* Appended in 0.3 (ABI 1). Sinks only; may be NULL. A sink that can
+     * gather writes one table for a whole run: when an output-path
+     * parameter's value names no per-input part ({stem}, {name}, {dir}),
+     * each input's instance runs as usual but writes to a part of its own
+     * (host->open_output gives a temporary the host keeps), and once
+     * every input is done the host calls gather, once per such parameter,
+     * with the parts of the inputs that succeeded. gather writes the
+     * table: one header, then each part's rows, each marked with its
+     * input (a leading `file` column in a CSV). The host then puts the
+     * table in place and removes the parts. Without gather, a path that
+     * names no per-input part is refused for more than one input (it
+     * would be written twice). Return JOULE_OK, or JOULE_ERROR after
+     * host->error. */
+    int (*gather)(const joule_gather_args *args);
 };
 
 /* Descriptor flags. */

@@ -1107,3 +1107,18 @@ const char *joule_graph_node_name(const joule_graph *g, size_t i) { return i < g
 int joule_graph_threads(const joule_graph *g) { return g->threads; }
 size_t joule_graph_chunk_rows(const joule_graph *g) { return g->chunk_rows; }
 size_t joule_graph_memory(const joule_graph *g) { return g->memory; }
+
+int jl_param_gathered(const jl_node *n, uint32_t k)
+{
+    const joule_descriptor *d = n->plugin->desc;
+    return k < d->n_params && (d->params[k].flags & JOULE_PARAM_OUT_PATH) && d->role == JOULE_ROLE_SINK &&
+           jl_desc_gather(d) && strcmp(n->texts[k], "-") && !jl_path_per_input(n->texts[k]);
+}
+
+int jl_node_gathers(const jl_node *n)
+{
+    for (uint32_t k = 0; k < n->plugin->desc->n_params; k++)
+        if (jl_param_gathered(n, k))
+            return 1;
+    return 0;
+}

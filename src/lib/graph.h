@@ -51,4 +51,19 @@ struct joule_graph {
     size_t *order;    /* a topological order: producers before consumers */
 };
 
+/* A descriptor's gather (plugin.h), or NULL: read only when the plugin's
+ * descriptor is recent enough to have the field. */
+static inline int (*jl_desc_gather(const joule_descriptor *d))(const joule_gather_args *)
+{
+    return d->struct_size >= offsetof(joule_descriptor, gather) + sizeof d->gather ? d->gather : NULL;
+}
+
+/* Does parameter k of node n name one table for the whole run? An output
+ * path of a sink that can gather, naming no per-input part ({stem},
+ * {name}, {dir}), and not standard output. */
+int jl_param_gathered(const jl_node *n, uint32_t k);
+
+/* Does node n write a gathered table? */
+int jl_node_gathers(const jl_node *n);
+
 #endif

@@ -8,6 +8,7 @@
 #include "locks.h"
 #include "param.h"
 #include "pathtpl.h"
+#include "tables.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,17 +68,33 @@ static int host_open_output(const joule_host *h, const char *path)
     jl_nrt *n = h->host_data;
     jl_job *j = n->job;
     int ours = 0;
-    for (uint32_t k = 0; k < n->d->n_params && !ours; k++)
+    uint32_t k = 0;
+    for (; k < n->d->n_params && !ours; k++)
         ours = n->paths[k] && path && !strcmp(n->paths[k], path);
+    k--;
     if (!ours) {
         char *p = path ? jl_escape(path) : jl_strdup("(null)");
         host_error(h, "asked to write %s, which is not one of its output-path parameters: refused", p);
         free(p);
         return -1;
     }
-    jl_outfile o = {jl_strdup(path), NULL, 0, n->index};
+    jl_outfile o = {jl_strdup(path), NULL, 0, n->index, 0};
+    const char *part = jl_tables_part(j->run->tables, n->index, k, j->slot);
     int fd;
-    if (!strcmp(path, "-")) {
+    if (part) {
+        /* one table for the run: this input's rows go to its part */
+        char *msg = NULL;
+        fd = jl_part_create(part, path, &msg);
+        if (fd < 0)
+            host_error(h, "%s", msg);
+        else {
+            free(o.path);
+            o.path = jl_strdup(part);
+            o.tmp = jl_strdup(part);
+            o.part = 1;
+        }
+        free(msg);
+    } else if (!strcmp(path, "-")) {
         o.to_stdout = 1;
         fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
@@ -445,6 +462,15 @@ void jl_job_close(run *r, jl_job *j)
             }
         }
     }
+    /* The signal's length, for the report's real-time factor: what the
+     * first source that ran (or was replayed) gave on its first port. */
+    j->duration = -1;
+    for (size_t i = 0; i < j->n && j->duration < 0; i++) {
+        const jl_nrt *n = &j->nodes[i];
+        if (n->d->role == JOULE_ROLE_SOURCE && n->d->n_outputs && n->out_fmts[0].kind == JOULE_SIGNAL &&
+            n->out_fmts[0].rate > 0)
+            j->duration = (double)n->out[0].next_row / n->out_fmts[0].rate;
+    }
     for (size_t i = 0; i < j->n; i++) {
         jl_nrt *n = &j->nodes[i];
         if (n->opened) {
@@ -503,6 +529,14 @@ void jl_job_close(run *r, jl_job *j)
     j->plan = NULL;
     if (j->reserved)
         jl_pool_unreserve(r->pool, j->quota);
+    j->wall = j->t_start > 0 ? jl_now() - j->t_start : 0;
+    if (jl_watching) {
+        jl_slot *sl = &jl_watching->slots[j->slot];
+        sl->wall = j->wall;
+        sl->duration = j->duration;
+        if (j->failed)
+            snprintf(sl->error, sizeof sl->error, "%s", j->error);
+    }
     if (j->failed)
         jl_report_error(r, j->error);
     slot_state(j, !j->failed ? JL_SLOT_OK : j->cancelled ? JL_SLOT_CANCELLED : JL_SLOT_FAILED);

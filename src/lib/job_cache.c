@@ -191,7 +191,10 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
         int paths = 0;
         for (uint32_t k = 0; k < d->n_params; k++)
             paths += (d->params[k].flags & JOULE_PARAM_OUT_PATH) != 0;
-        c->memo[i] = pure[i] && desc_role(n) == JOULE_ROLE_SINK && n->cache != JL_CACHE_NO && paths;
+        /* a gathered table is written from every input's part at the end
+         * of the run: no input's files are current on their own */
+        c->memo[i] = pure[i] && desc_role(n) == JOULE_ROLE_SINK && n->cache != JL_CACHE_NO && paths &&
+                     !jl_node_gathers(n);
     }
     c->out_dir = jl_strdup(opt && opt->out_dir ? opt->out_dir : ".");
     pthread_mutex_init(&c->mu, NULL);

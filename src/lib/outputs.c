@@ -133,7 +133,7 @@ static unsigned long long random64(void)
 }
 
 /* A fresh temporary name in `dir`. */
-static char *tmp_name(const char *dir)
+char *jl_tmp_name(const char *dir)
 {
     ident id = self_ident();
     return jl_printf("%s/" TMP_PREFIX "%08x-%08x-%ld-%llu-%016llx" TMP_SUFFIX, dir, id.host, id.boot, id.pid,
@@ -259,13 +259,13 @@ static const char *type_name(mode_t m)
 /* ------------------------------------------------------------------------ */
 /* The check before a run                                                    */
 
-enum { E_INPUT, E_OUTPUT, E_EXTRA };
+enum { E_INPUT, E_OUTPUT, E_TABLE, E_EXTRA }; /* E_TABLE: a node's gathered table */
 
 typedef struct ent {
     char *key;        /* "=dev:ino" for a file that exists, else its path */
     char *path;       /* as the run spells it                              */
     int kind;
-    const char *node; /* outputs: the node                                 */
+    const char *node; /* outputs and tables: the node                      */
     size_t file;      /* inputs and outputs: the input's index             */
     size_t seq;       /* order of appearance, for stable messages          */
 } ent;
@@ -303,7 +303,20 @@ static char *twice_message(const ent *a, const ent *b, const char *const *files,
     char *pa = jl_escape(a->path), *pb = jl_escape(b->path);
     char *what = !strcmp(a->path, b->path) ? jl_printf("%s", pa) : jl_printf("%s and %s (one file)", pa, pb);
     char *m;
-    if (a->kind == E_EXTRA || b->kind == E_EXTRA) {
+    if (a->kind == E_TABLE || b->kind == E_TABLE) {
+        const ent *t = a->kind == E_TABLE ? a : b, *o = a->kind == E_TABLE ? b : a;
+        char *fo = o->kind == E_OUTPUT ? jl_escape(files[o->file]) : NULL;
+        m = o->kind == E_OUTPUT ? jl_printf("%s would be written twice: node '%s' gathers every input's rows into "
+                                            "it, and node '%s' writes it for %s: give one another path",
+                                            what, t->node, o->node, fo)
+          : o->kind == E_TABLE  ? jl_printf("%s would be written twice: nodes '%s' and '%s' both gather their "
+                                            "rows into it: give each its own path (e.g. {node}.csv)",
+                                            what, t->node, o->node)
+                                : jl_printf("%s would be written twice: node '%s' gathers every input's rows into "
+                                            "it, and it is the report: choose another report file",
+                                            what, t->node);
+        free(fo);
+    } else if (a->kind == E_EXTRA || b->kind == E_EXTRA) {
         const ent *o = a->kind == E_EXTRA ? b : a;
         char *fo = o->kind == E_OUTPUT ? jl_escape(files[o->file]) : NULL;
         m = o->kind == E_OUTPUT
@@ -324,6 +337,9 @@ static char *twice_message(const ent *a, const ent *b, const char *const *files,
             hint = "the inputs have the same name in two folders: put {dir} in the path (e.g. {dir}/{stem}.csv)";
         else if (same_stem(files[a->file], files[b->file]))
             hint = "the inputs differ only in their extension: put {name} in the path instead of {stem}";
+        else if (!strcmp(a->node, b->node))
+            hint = "this sink writes a file per input and cannot gather them into one: put {stem} in the path, "
+                   "so that each input gets its own file";
         else
             hint = "put {stem} in the path, so that each input gets its own file";
         m = jl_printf("%s would be written twice (node '%s' for %s, node '%s' for %s): %s", what, a->node, fa,
@@ -343,6 +359,10 @@ static char *input_message(const ent *in, const ent *o, const char *const *files
     char *m;
     if (o->kind == E_EXTRA) {
         m = jl_printf("%s: the report would be written over the input %s: choose another report file", po, pi);
+    } else if (o->kind == E_TABLE) {
+        m = jl_printf("%s: node '%s' would write its output over this input (its table of every input's rows): "
+                      "choose another path",
+                      po, o->node);
     } else {
         char *fo = jl_escape(files[o->file]);
         m = o->file == in->file
@@ -460,8 +480,11 @@ int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_fi
                     stdout_node = g->nodes[i].name;
                     continue;
                 }
-                ent e = {NULL, jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir), E_OUTPUT,
-                         g->nodes[i].name, f, 0};
+                int table = jl_param_gathered(&g->nodes[i], k);
+                if (table && f > 0)
+                    continue; /* one file for the whole run */
+                ent e = {NULL, jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir),
+                         table ? E_TABLE : E_OUTPUT, g->nodes[i].name, f, 0};
                 if (resolve_output(&e, msg)) {
                     free(e.path);
                     rc = -1;
@@ -540,7 +563,7 @@ int jl_tmp_create(const char *path, char **tmp, char **msg)
     mkdirs(dir);
     int fd = -1;
     for (int tries = 0; tries < 64 && fd < 0; tries++) {
-        char *name = tmp_name(dir);
+        char *name = jl_tmp_name(dir);
         /* 0666: the umask decides, as for any new file */
         fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd >= 0)
@@ -565,6 +588,25 @@ int jl_tmp_create(const char *path, char **tmp, char **msg)
         errno = err;
     }
     free(dir);
+    return fd;
+}
+
+int jl_part_create(const char *part, const char *target, char **msg)
+{
+    *msg = NULL;
+    char *dir = dir_of(part);
+    mkdirs(dir);
+    free(dir);
+    /* a part left by a worker that died in this job: ours to replace */
+    unlink(part);
+    int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        int err = errno;
+        char *t = jl_escape(target);
+        *msg = jl_printf("%s: cannot create a part of the table: %s", t, strerror(err));
+        free(t);
+        errno = err;
+    }
     return fd;
 }
 
@@ -637,12 +679,13 @@ int jl_outputs_place(jl_outfile *v, size_t n, char **msg)
     *msg = NULL;
     char **backup = jl_calloc(n ? n : 1, sizeof *backup);
     int *moved = jl_calloc(n ? n : 1, sizeof *moved);
+    int *placed = jl_calloc(n ? n : 1, sizeof *placed); /* by this call */
     size_t i = 0;
     int err = 0;
     /* Data first: a rename that reaches the disk before the data would
      * leave an empty file after a power cut. */
     for (i = 0; i < n; i++)
-        if (v[i].tmp && sync_file(v[i].tmp)) {
+        if (v[i].tmp && !v[i].part && sync_file(v[i].tmp)) {
             err = errno;
             char *p = jl_escape(v[i].path);
             *msg = jl_printf("%s: cannot write: %s", p, strerror(err));
@@ -653,6 +696,13 @@ int jl_outputs_place(jl_outfile *v, size_t n, char **msg)
     for (i = 0; i < n; i++) {
         if (!v[i].tmp)
             continue;
+        placed[i] = 1; /* from here on, a rollback undoes it */
+        if (v[i].part) {
+            /* a part of a table stays where it is, for the end of the run */
+            free(v[i].tmp);
+            v[i].tmp = NULL;
+            continue;
+        }
         struct stat st;
         char *p = jl_escape(v[i].path);
         if (lstat(v[i].path, &st) == 0) {
@@ -670,7 +720,7 @@ int jl_outputs_place(jl_outfile *v, size_t n, char **msg)
              * else a rename (the target is then briefly absent). */
             char *dir = dir_of(v[i].path);
             for (int tries = 0; tries < 64 && !backup[i]; tries++) {
-                char *b = tmp_name(dir);
+                char *b = jl_tmp_name(dir);
                 if (link(v[i].path, b) == 0) {
                     backup[i] = b;
                 } else if (errno == EEXIST) {
@@ -711,7 +761,7 @@ int jl_outputs_place(jl_outfile *v, size_t n, char **msg)
             free(backup[k]);
         }
     for (size_t k = 0; k < n; k++) {
-        if (v[k].to_stdout)
+        if (v[k].to_stdout || v[k].part)
             continue;
         char *dir = dir_of(v[k].path);
         sync_dir(dir);
@@ -719,12 +769,13 @@ int jl_outputs_place(jl_outfile *v, size_t n, char **msg)
     }
     free(backup);
     free(moved);
+    free(placed);
     return 0;
 
 rollback:
     /* Outputs 0 .. i-1 are in place: put back what was there before. */
     for (size_t k = i; k-- > 0;) {
-        if (v[k].to_stdout)
+        if (v[k].to_stdout || !placed[k])
             continue;
         if (backup[k]) {
             rename(backup[k], v[k].path);
@@ -744,6 +795,7 @@ rollback:
     jl_outputs_discard(v, n);
     free(backup);
     free(moved);
+    free(placed);
     errno = err;
     return -1;
 }

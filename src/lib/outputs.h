@@ -33,6 +33,8 @@ typedef struct jl_outfile {
     char *tmp;    /* the temporary being written; NULL for stdout   */
     int to_stdout;
     size_t node;  /* the node that writes it (a job's outputs)      */
+    int part;     /* a part of a gathered table (tables.h): path and
+                     tmp are the part; placing it leaves it there   */
 } jl_outfile;
 
 /* Check every output of a run of `g` over `files` (see the rules above).
@@ -47,6 +49,15 @@ int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_fi
  * descriptor open for writing (O_CLOEXEC) and the temporary's name in
  * *tmp, or -1 with errno set and a malloc'd message in *msg. */
 int jl_tmp_create(const char *path, char **tmp, char **msg);
+
+/* A fresh temporary name in `dir`, marked with this process's identity
+ * (a later run removes it once this process is gone). */
+char *jl_tmp_name(const char *dir);
+
+/* Create the part `part` (a jl_tmp_name) of the table `target` afresh,
+ * replacing one this run made before. Returns a descriptor open for
+ * writing, or -1 with errno set and a malloc'd message in *msg. */
+int jl_part_create(const char *part, const char *target, char **msg);
 
 /* Remove the temporaries in `dir` left by joule processes that no longer
  * exist. Returns how many were removed. */

@@ -4,6 +4,7 @@
 #include "pathtpl.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,15 @@ char *jl_path_expand(const char *tpl, const char *input, const char *node, const
         out = full;
     }
     return out;
+}
+
+int jl_path_per_input(const char *tpl)
+{
+    for (size_t i = 0; i < 3; i++) { /* vars[3] is {node}: the same for every input */
+        char var[16];
+        snprintf(var, sizeof var, "{%s}", vars[i]);
+        if (strstr(tpl, var))
+            return 1;
+    }
+    return 0;
 }

@@ -14,4 +14,8 @@ int jl_path_check(const char *tpl, char **why);
 char *jl_path_expand(const char *tpl, const char *input, const char *node,
                      const char *out_dir);
 
+/* Does `tpl` name a part of the input ({stem}, {name} or {dir}), so that
+ * each input gets its own file? */
+int jl_path_per_input(const char *tpl);
+
 #endif

@@ -202,6 +202,9 @@ static char *check_descriptor(const joule_descriptor *d)
                                      : 1)
         return jl_printf("plugin '%s': role %u does not match its %u inputs and %u outputs",
                          d->name, d->role, d->n_inputs, d->n_outputs);
+    if (d->struct_size >= offsetof(joule_descriptor, gather) + sizeof d->gather && d->gather &&
+        d->role != JOULE_ROLE_SINK)
+        return jl_printf("plugin '%s' has a gather but is not a sink", d->name);
     if ((d->n_params && !d->params) || (d->n_inputs && !d->inputs) || (d->n_outputs && !d->outputs))
         return jl_printf("plugin '%s' declares entries it does not provide", d->name);
     for (uint32_t i = 0; i < d->n_params; i++) {

@@ -6,6 +6,7 @@
 #include "param.h"
 #include "report.h"
 #include "util.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -111,6 +112,17 @@ int joule_report_print(const joule_report *r, void *file)
                 c->time_saved, 1e3 * c->lookup_p50, 1e3 * c->lookup_p95, 1e3 * c->lookup_p99);
     else
         fprintf(f, "cache: off\n");
+    double audio = 0, busy = 0;
+    size_t timed = 0;
+    for (size_t i = 0; i < r->n_inputs; i++)
+        if (r->inputs[i].state == JL_SLOT_OK && r->inputs[i].duration > 0) {
+            audio += r->inputs[i].duration;
+            busy += r->inputs[i].wall;
+            timed++;
+        }
+    if (timed && r->wall > 0)
+        fprintf(f, "signal: %.3f s in %zu input%s, %.1f× real time over the run (%.1f× per input on average)\n",
+                audio, timed, timed == 1 ? "" : "s", audio / r->wall, busy > 0 ? audio / busy : 0.0);
     fprintf(f, "wall %.3f s, %d thread%s, chunk %zu rows, peak RSS %s, pool high water %s of %s, files %zu done, "
                "%zu failed\n",
             r->wall, r->threads, r->threads == 1 ? "" : "s", r->chunk_rows, jl_format_size(r->peak_rss, b1, sizeof b1),
@@ -179,19 +191,39 @@ int joule_report_write_json(const joule_report *r, const char *path)
             "\"expired\": %llu, "
             "\"corrupt\": %llu, \"evicted\": %llu, \"too_large\": %llu, \"bytes_read\": %llu, "
             "\"bytes_written\": %llu, \"digest_bytes\": %llu, \"time_saved_s\": %.6f, \"lookups\": %llu, "
-            "\"lookup_s\": {\"p50\": %.9f, \"p95\": %.9f, \"p99\": %.9f}}\n}\n",
+            "\"lookup_s\": {\"p50\": %.9f, \"p95\": %.9f, \"p99\": %.9f}},\n",
             c->enabled ? "true" : "false", (unsigned long long)c->hits, (unsigned long long)c->memory_hits,
             (unsigned long long)c->misses,
             (unsigned long long)c->expired, (unsigned long long)c->corrupt, (unsigned long long)c->evicted,
             (unsigned long long)c->too_large, (unsigned long long)c->bytes_read,
             (unsigned long long)c->bytes_written, (unsigned long long)c->digest_bytes, c->time_saved,
             (unsigned long long)c->lookups, c->lookup_p50, c->lookup_p95, c->lookup_p99);
+    fprintf(f, "  \"inputs\": [\n");
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const jl_input_stats *in = &r->inputs[i];
+        static const char *const states[] = {"not run", "not run", "ok", "failed", "interrupted"};
+        fprintf(f, "    {\"file\": ");
+        json_str(f, in->file);
+        fprintf(f, ", \"status\": \"%s\", \"wall_s\": %.6f", states[in->state < 0 || in->state > 4 ? 0 : in->state],
+                in->wall);
+        if (in->duration >= 0)
+            fprintf(f, ", \"duration_s\": %.6f, \"rtf\": %.6g", in->duration,
+                    in->duration > 0 ? in->wall / in->duration : 0.0);
+        else
+            fprintf(f, ", \"duration_s\": null, \"rtf\": null");
+        if (in->error) {
+            fprintf(f, ", \"error\": ");
+            json_str(f, in->error);
+        }
+        fprintf(f, "}%s\n", i + 1 < r->n_inputs ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
     int bad = ferror(f);
     int err = errno;
     bad |= fclose(f) != 0;
     if (!bad)
         err = errno;
-    jl_outfile o = {(char *)path, tmp, 0, 0};
+    jl_outfile o = {(char *)path, tmp, 0, 0, 0};
     if (bad) {
         jl_outputs_discard(&o, 1);
         errno = err ? err : EIO;
@@ -213,5 +245,10 @@ void joule_report_free(joule_report *r)
         free(r->nodes[i].plugin);
     }
     free(r->nodes);
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        free(r->inputs[i].file);
+        free(r->inputs[i].error);
+    }
+    free(r->inputs);
     free(r);
 }

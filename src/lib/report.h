@@ -41,6 +41,17 @@ typedef struct jl_cache_figures {
     double lookup_p50, lookup_p95, lookup_p99; /* s */
 } jl_cache_figures;
 
+/* One input of the run. */
+typedef struct jl_input_stats {
+    char *file;        /* as given                                      */
+    int state;         /* JL_SLOT_* (watch.h): ok, failed, cancelled, or
+                          pending (never started)                       */
+    double wall;       /* s from its opening to its outputs in place    */
+    double duration;   /* s of signal its source read; < 0 unknown (no
+                          source read it: every node served or current) */
+    char *error;       /* a failed input's message, else NULL           */
+} jl_input_stats;
+
 struct joule_report {
     double wall;           /* s */
     size_t peak_rss;       /* bytes */
@@ -52,6 +63,8 @@ struct joule_report {
     size_t n_nodes;
     jl_node_stats *nodes;
     jl_cache_figures cache;
+    size_t n_inputs;
+    jl_input_stats *inputs;  /* in command-line order */
 };
 
 /* Record one call's duration. */

@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "queue.h"
 #include "report.h"
+#include "tables.h"
 #include "scheduler.h"
 #include "util.h"
 #include "watch.h"
@@ -99,6 +100,8 @@ struct jl_job {
     size_t index;
     size_t slot;          /* the input's index in the whole run     */
     double t_start;       /* when it was opened                     */
+    double wall;          /* s from opening to outputs in place     */
+    double duration;      /* s of signal its source read; < 0: none */
     int cancelled;        /* failed because the run was interrupted */
     const char *input;
     char *shown;          /* the input's name as messages show it   */
@@ -148,6 +151,7 @@ struct run {
     jl_progress *progress; /* the progress line, when shown */
     double timeout;        /* per input, s; 0 = none           */
     jl_cache_run *cache;   /* the stage cache; NULL: off       */
+    const jl_tables *tables; /* gathered tables; NULL: none     */
 };
 
 /* Say which plugin call this thread is in: a crash handler (supervisor.c)

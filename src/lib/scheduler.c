@@ -360,6 +360,11 @@ static void say(const joule_run_options *opt, const char *msg)
     }
 }
 
+static void table_error(void *user, const char *msg)
+{
+    say(user, msg);
+}
+
 /* An option appended after 0.1: read only when the caller's struct has it. */
 #define OPT(o, field, def) \
     ((o) && (o)->struct_size >= offsetof(joule_run_options, field) + sizeof(o)->field ? (o)->field : (def))
@@ -401,8 +406,28 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         return JOULE_E_IO;
     }
     __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
-    int rc = OPT(opt, isolate, 0) ? jl_supervise(g, files, n_files, opt, report, (const char *const *)dirs, t_start)
-                                  : jl_run_jobs(g, files, NULL, n_files, opt, report, t_start);
+    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir);
+    /* the tables are written from the inputs the report says succeeded */
+    joule_report *rep = NULL;
+    int rc = OPT(opt, isolate, 0)
+                 ? jl_supervise(g, files, n_files, opt, tables, &rep, (const char *const *)dirs, t_start)
+                 : jl_run_jobs(g, files, NULL, n_files, opt, tables, &rep, t_start);
+    if (tables && rc != JOULE_E_INTERRUPTED && !jl_interrupted()) {
+        int *ok = jl_calloc(n_files ? n_files : 1, sizeof *ok);
+        for (size_t i = 0; rep && i < n_files && i < rep->n_inputs; i++)
+            ok[i] = rep->inputs[i].state == JL_SLOT_OK;
+        int trc = jl_tables_write(tables, g, files, ok, table_error, (void *)opt);
+        free(ok);
+        if (trc && !rc)
+            rc = trc;
+        if (rep)
+            rep->wall = jl_now() - t_start;
+    }
+    jl_tables_free(tables);
+    if (report)
+        *report = rep;
+    else
+        joule_report_free(rep);
     jl_strv_free(dirs);
     return rc;
 }
@@ -447,7 +472,7 @@ static size_t fd_room(const joule_graph *g)
  * `slots[i]` is file i's index in the whole run, for a supervisor's
  * bookkeeping (NULL: the identity). */
 int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *slots, size_t n_files,
-                const joule_run_options *opt, joule_report **report, double t_start)
+                const joule_run_options *opt, const jl_tables *tables, joule_report **report, double t_start)
 {
     if (report)
         *report = NULL;
@@ -455,6 +480,7 @@ int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *sl
     memset(&r, 0, sizeof r);
     r.g = g;
     r.opt = opt;
+    r.tables = tables;
     r.out_dir = opt && opt->out_dir ? opt->out_dir : ".";
     r.chunk_rows = opt && opt->chunk_rows ? opt->chunk_rows : g->chunk_rows;
     r.timeout = OPT(opt, timeout, 0.0) > 0 ? OPT(opt, timeout, 0.0) : g->timeout;
@@ -545,6 +571,18 @@ int jl_run_jobs(const joule_graph *g, const char *const *files, const size_t *sl
     rep->bytes_read = r.bytes_read;
     rep->threads = threads;
     rep->chunk_rows = r.chunk_rows;
+    rep->n_inputs = n_files;
+    rep->inputs = jl_calloc(n_files ? n_files : 1, sizeof *rep->inputs);
+    for (size_t i = 0; i < n_files; i++) {
+        const jl_job *j = &r.jobs[i];
+        jl_input_stats *in = &rep->inputs[i];
+        in->file = jl_strdup(files[i]);
+        in->state = j->failed ? (j->cancelled ? JL_SLOT_CANCELLED : JL_SLOT_FAILED)
+                    : j->state == J_DONE ? JL_SLOT_OK : JL_SLOT_PENDING;
+        in->wall = j->wall;
+        in->duration = in->state == JL_SLOT_PENDING ? -1 : j->duration;
+        in->error = j->failed && j->error ? jl_strdup(j->error) : NULL;
+    }
     for (size_t i = 0; i < n_files; i++) {
         free(r.jobs[i].error);
         free(r.jobs[i].shown);

@@ -127,7 +127,7 @@ static void send_error(void *user, const char *msg)
 }
 
 static void worker(jl_watch *w, const joule_graph *g, const char *const *files, const size_t *todo, size_t n_todo,
-                   const joule_run_options *opt, int fd, double t_start)
+                   const joule_run_options *opt, const jl_tables *tables, int fd, double t_start)
 {
     jl_watching = w;
     /* the worker goes with its supervisor, however that ends */
@@ -157,7 +157,7 @@ static void worker(jl_watch *w, const joule_graph *g, const char *const *files, 
     wo.on_error = send_error;
     wo.user = &po;
     joule_report *rep = NULL;
-    int rc = jl_run_jobs(g, sub, todo, n_todo, &wo, &rep, t_start);
+    int rc = jl_run_jobs(g, sub, todo, n_todo, &wo, tables, &rep, t_start);
     if (rep) {
         for (size_t i = 0; i < w->n_nodes && i < rep->n_nodes; i++)
             jl_stats_merge(&w->stats[i], &rep->nodes[i]);
@@ -250,6 +250,8 @@ static void fail_slot(sup *s, size_t i, const char *fmt, ...)
     va_end(ap);
     char *msg = jl_printf("%s: %s", s->shown[i], what);
     emit(s, msg);
+    snprintf(s->w->slots[i].error, sizeof s->w->slots[i].error, "%s", msg);
+    s->w->slots[i].duration = -1;
     free(msg);
     free(what);
     __atomic_store_n(&s->w->slots[i].state, JL_SLOT_FAILED, __ATOMIC_RELEASE);
@@ -382,12 +384,12 @@ static jl_watch *watch_new(size_t n_slots, size_t n_nodes, size_t *size)
 }
 
 int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files, const joule_run_options *opt,
-                 joule_report **report, const char *const *dirs, double t_start)
+                 const jl_tables *tables, joule_report **report, const char *const *dirs, double t_start)
 {
     size_t map_size;
     jl_watch *w = watch_new(n_files, g->n, &map_size);
     if (!w) /* no shared memory: run in this process rather than not at all */
-        return jl_run_jobs(g, files, NULL, n_files, opt, report, t_start);
+        return jl_run_jobs(g, files, NULL, n_files, opt, tables, report, t_start);
     sup s;
     memset(&s, 0, sizeof s);
     s.w = w;
@@ -437,7 +439,7 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
         }
         if (pid == 0) {
             close(pfd[0]);
-            worker(w, g, files, todo, n_todo, opt, pfd[1], t_start);
+            worker(w, g, files, todo, n_todo, opt, tables, pfd[1], t_start);
         }
         close(pfd[1]);
         fcntl(pfd[0], F_SETFL, O_NONBLOCK);
@@ -534,7 +536,7 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
             sub[i] = files[todo[i]];
         joule_report *rep = NULL;
         jl_watching = w;
-        int rc = jl_run_jobs(g, sub, todo, n_todo, opt, &rep, t_start);
+        int rc = jl_run_jobs(g, sub, todo, n_todo, opt, tables, &rep, t_start);
         jl_watching = NULL;
         if (rc == JOULE_E_INTERRUPTED)
             interrupted = 1;
@@ -584,6 +586,18 @@ int jl_supervise(const joule_graph *g, const char *const *files, size_t n_files,
         }
         rep->threads = threads;
         rep->chunk_rows = opt->chunk_rows ? opt->chunk_rows : g->chunk_rows;
+        rep->n_inputs = n_files;
+        rep->inputs = jl_calloc(n_files ? n_files : 1, sizeof *rep->inputs);
+        for (size_t i = 0; i < n_files; i++) {
+            const jl_slot *sl = &w->slots[i];
+            jl_input_stats *in = &rep->inputs[i];
+            in->file = jl_strdup(files[i]);
+            in->state = slot_get(sl);
+            in->wall = in->state == JL_SLOT_PENDING ? 0 : sl->wall;
+            in->duration = in->state == JL_SLOT_OK || in->state == JL_SLOT_FAILED ? sl->duration : -1;
+            in->error = in->state == JL_SLOT_OK || in->state == JL_SLOT_PENDING ? NULL
+                        : jl_strdup(sl->error[0] ? sl->error : "interrupted");
+        }
         *report = rep;
     }
     for (size_t i = 0; i < n_files; i++)

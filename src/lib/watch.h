@@ -32,6 +32,10 @@ typedef struct jl_slot {
     int retries;        /* times it was in flight when a worker died     */
     double started;     /* jl_now() when the job was opened              */
     double frac;        /* share of the input read so far (progress)     */
+    double wall;        /* s, from opening to outputs in place           */
+    double duration;    /* s of signal read; < 0 unknown                 */
+    char error[512];    /* a failed input's message (truncated), for the
+                           report; written before the state             */
 } jl_slot;
 
 /* The plugin call one node of one job is in, or JL_CALL_NONE: one record

@@ -1,0 +1,247 @@
+/* tables.c — see tables.h. */
+#include "config.h"
+
+#include "tables.h"
+#include "locks.h"
+#include "outputs.h"
+#include "pathtpl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir)
+{
+    jl_tables *t = NULL;
+    for (size_t i = 0; i < g->n; i++) {
+        const jl_node *n = &g->nodes[i];
+        for (uint32_t k = 0; k < n->plugin->desc->n_params; k++) {
+            if (!jl_param_gathered(n, k))
+                continue;
+            if (!t) {
+                t = jl_calloc(1, sizeof *t);
+                t->n_files = n_files;
+            }
+            t->v = jl_realloc(t->v, (t->n + 1) * sizeof *t->v);
+            jl_table *tb = &t->v[t->n++];
+            tb->node = i;
+            tb->param = k;
+            /* the path names no part of the input: any input expands it */
+            tb->path = jl_path_expand(n->texts[k], n_files ? files[0] : "", n->name, out_dir);
+            tb->parts = jl_calloc(n_files ? n_files : 1, sizeof *tb->parts);
+            char *slash = strrchr(tb->path, '/');
+            char *dir = slash ? jl_strndup(tb->path, slash == tb->path ? 1 : (size_t)(slash - tb->path))
+                              : jl_strdup(".");
+            for (size_t f = 0; f < n_files; f++)
+                tb->parts[f] = jl_tmp_name(dir);
+            free(dir);
+        }
+    }
+    return t;
+}
+
+const char *jl_tables_part(const jl_tables *t, size_t node, uint32_t param, size_t slot)
+{
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->v[i].node == node && t->v[i].param == param)
+            return slot < t->n_files ? t->v[i].parts[slot] : NULL;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The host a gather call gets                                               */
+
+typedef struct gather_ctx {
+    const jl_node *node;
+    char *error;
+} gather_ctx;
+
+static void g_log(const joule_host *h, int level, const char *fmt, ...)
+{
+    const gather_ctx *c = h->host_data;
+    if (level > JOULE_LOG_WARN)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = jl_vprintf(fmt, ap);
+    va_end(ap);
+    char *msg = jl_escape(raw);
+    fprintf(stderr, "joule: node '%s': %s: %s\n", c->node->name, level == JOULE_LOG_ERROR ? "error" : "warning",
+            msg);
+    free(msg);
+    free(raw);
+}
+
+static void g_error(const joule_host *h, const char *fmt, ...)
+{
+    gather_ctx *c = h->host_data;
+    va_list ap;
+    va_start(ap, fmt);
+    free(c->error);
+    c->error = jl_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+static void g_lock(const joule_host *h, const char *name)
+{
+    (void)h;
+    jl_named_lock(name);
+}
+
+static void g_unlock(const joule_host *h, const char *name)
+{
+    (void)h;
+    jl_named_unlock(name);
+}
+
+static int g_open_output(const joule_host *h, const char *path)
+{
+    (void)path;
+    g_error(h, "gather cannot create files: it writes to its args->out");
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing the tables                                                        */
+
+/* Gather one table into a temporary; *o receives it (o->tmp NULL when
+ * there was nothing to gather). Returns 0, or -1 with *msg. */
+static int write_one(const jl_table *tb, const joule_graph *g, const char *const *files, const int *ok,
+                     size_t n_files, jl_outfile *o, char **msg)
+{
+    const jl_node *n = &g->nodes[tb->node];
+    const joule_descriptor *d = n->plugin->desc;
+    *o = (jl_outfile){jl_strdup(tb->path), NULL, 0, tb->node, 0};
+    size_t n_parts = 0;
+    for (size_t f = 0; f < n_files; f++)
+        n_parts += ok[f] != 0;
+    if (!n_parts)
+        return 0; /* nothing to gather: an older table stays as it was */
+    int *fds = jl_malloc(n_parts * sizeof *fds);
+    const char **labels = jl_malloc(n_parts * sizeof *labels);
+    size_t k = 0;
+    int rc = 0;
+    for (size_t f = 0; f < n_files && !rc; f++) {
+        if (!ok[f])
+            continue;
+        fds[k] = open(tb->parts[f], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fds[k] < 0) {
+            char *in = jl_escape(files[f]);
+            *msg = jl_printf("the part written for %s is missing (%s)", in, strerror(errno));
+            free(in);
+            rc = -1;
+            break;
+        }
+        labels[k++] = files[f];
+    }
+    int out = -1;
+    if (!rc) {
+        out = jl_tmp_create(tb->path, &o->tmp, msg);
+        rc = out < 0 ? -1 : 0;
+    }
+    if (!rc) {
+        joule_value *values = jl_malloc((d->n_params ? d->n_params : 1) * sizeof *values);
+        for (uint32_t p = 0; p < d->n_params; p++)
+            values[p] = n->values[p];
+        values[tb->param].s = tb->path;
+        gather_ctx ctx = {n, NULL};
+        joule_host host;
+        memset(&host, 0, sizeof host);
+        host.abi_version = JOULE_ABI_VERSION;
+        host.struct_size = sizeof host;
+        host.log = g_log;
+        host.error = g_error;
+        host.lock = g_lock;
+        host.unlock = g_unlock;
+        host.host_data = &ctx;
+        host.open_output = g_open_output;
+        joule_gather_args a;
+        memset(&a, 0, sizeof a);
+        a.struct_size = sizeof a;
+        a.host = &host;
+        a.node = n->name;
+        a.params = values;
+        a.param = tb->param;
+        a.n_parts = (uint32_t)n_parts;
+        a.labels = labels;
+        a.parts = fds;
+        a.out = out;
+        if (jl_desc_gather(d)(&a) != JOULE_OK) {
+            char *why = jl_escape(ctx.error ? ctx.error : "failed (the plugin gave no reason)");
+            *msg = jl_printf("node '%s' (%s %s): gathering the table: %s", n->name, d->name, d->version, why);
+            free(why);
+            rc = -1;
+        }
+        free(ctx.error);
+        free(values);
+        if (close(out) && !rc) {
+            char *p = jl_escape(tb->path);
+            *msg = jl_printf("%s: write failed: %s", p, strerror(errno));
+            free(p);
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        close(fds[i]);
+    free(fds);
+    free(labels);
+    return rc;
+}
+
+int jl_tables_write(const jl_tables *t, const joule_graph *g, const char *const *files, const int *ok,
+                    void (*say)(void *user, const char *msg), void *user)
+{
+    if (!t || !t->n)
+        return 0;
+    /* Every table first, then all of them put in place together, like a
+     * job's outputs: one that cannot be written leaves every older table
+     * as it was. */
+    jl_outfile *o = jl_calloc(t->n, sizeof *o);
+    int rc = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        char *msg = NULL;
+        if (write_one(&t->v[i], g, files, ok, t->n_files, &o[i], &msg)) {
+            char *p = jl_escape(t->v[i].path);
+            char *line = msg && !strncmp(msg, p, strlen(p)) ? jl_strdup(msg) : jl_printf("%s: %s", p, msg ? msg : "");
+            say(user, line);
+            free(line);
+            free(p);
+            rc = JOULE_E_IO;
+        }
+        free(msg);
+    }
+    if (!rc) {
+        char *msg = NULL;
+        if (jl_outputs_place(o, t->n, &msg)) {
+            say(user, msg);
+            rc = JOULE_E_IO;
+        }
+        free(msg);
+    } else {
+        jl_outputs_discard(o, t->n);
+    }
+    jl_outputs_free(o, t->n);
+    free(o);
+    return rc;
+}
+
+void jl_tables_free(jl_tables *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        for (size_t f = 0; f < t->n_files; f++) {
+            unlink(t->v[i].parts[f]); /* ENOENT for the inputs that failed */
+            free(t->v[i].parts[f]);
+        }
+        free(t->v[i].parts);
+        free(t->v[i].path);
+    }
+    free(t->v);
+    free(t);
+}
