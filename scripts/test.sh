@@ -31,7 +31,7 @@ scripts/build.sh build-tsan --enable-sanitizers=thread
 # allocator_may_return_null=1: a test plugin's impossible allocation
 # returns NULL, as it does without TSan.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1 \
-  make -C build-tsan -j"$jobs" check TESTS="check_scheduler check_pool check_cli check_faults check_safety check_cache check_cache_store" || { cat build-tsan/tests/test-suite.log; exit 1; }
+  make -C build-tsan -j"$jobs" check TESTS="check_scheduler check_pool check_cli check_faults check_safety check_cache check_cache_store check_tables" || { cat build-tsan/tests/test-suite.log; exit 1; }
 
 step "libFuzzer smoke run: each fuzz target for 20 s"
 tests/fuzz/run.sh --smoke 20
