@@ -187,6 +187,9 @@ START_TEST(test_refused)
     ck_assert_int_eq(tu_joule("run '%s' a.csv b.csv -o out", tu_path("g3.ini")), 2);
     ck_assert_msg(strstr(tu_stderr(), "cannot gather"), "%s", tu_stderr());
     ck_assert_int_eq(tu_exists(tu_path("out/t.csv")), 0);
+    /* standard output is one stream per run: a single input's, as ever */
+    ck_assert_int_eq(tu_joule("run '%s' a.csv b.csv", graph("csv", "-", NULL)), 2);
+    ck_assert_msg(strstr(tu_stderr(), "or a file name without it (one table for every input)"), "%s", tu_stderr());
 }
 END_TEST
 

@@ -473,8 +473,11 @@ int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_fi
                                                stdout_node, g->nodes[i].name)
                                    : jl_printf("node '%s' writes to standard output (path = -), which only one "
                                                "input can do, and %zu are given: run one input, or give a path "
-                                               "with {stem}",
-                                               g->nodes[i].name, n_files);
+                                               "with {stem} (a file per input)%s",
+                                               g->nodes[i].name, n_files,
+                                               jl_desc_gather(g->nodes[i].plugin->desc)
+                                                   ? " or a file name without it (one table for every input)"
+                                                   : "");
                         rc = -1;
                     }
                     stdout_node = g->nodes[i].name;
