@@ -132,6 +132,19 @@ if want("loudness"):
     ma, mb, _, _ = pair(ff, jrun("loudness.ini", [wav10], os.path.join(out, "l2"), 2), args.runs)
     report("loudness vs ffmpeg ebur128", "ffmpeg", "joule -j2", ma, mb, ma / mb, ">= 1.5", ma / mb >= 1.5)
 
+if want("truepeak"):
+    # The loudness summary with the true peak against ffmpeg's ebur128
+    # filter with peak=true (4x oversampling too), the command as given,
+    # per-frame log and all; then what the true peak costs joule.
+    ff = ["ffmpeg", "-nostats", "-hide_banner", "-i", wav10, "-af", "ebur128=peak=true", "-f", "null", "-"]
+    for j in (1, 2):
+        ma, mb, _, _ = pair(ff, jrun("loudness-tp.ini", [wav10], os.path.join(out, "tp%d" % j), j), args.runs)
+        report("truepeak: vs ffmpeg peak=true, -j%d" % j, "ffmpeg", "joule -j%d" % j, ma, mb, ma / mb, ">= 3",
+               ma / mb >= 3)
+    ma, mb, _, _ = pair(jrun("loudness-tp.ini", [wav10], os.path.join(out, "tp3"), 1),
+                        jrun("loudness.ini", [wav10], os.path.join(out, "tp4"), 1), args.runs)
+    report("truepeak: cost, -j1", "true_peak = true", "true_peak = false", ma, mb, ma / mb, "(figure)", True)
+
 if want("isolation"):
     # The cost of running plugins in a supervised worker process (the
     # default) against running them in the joule process itself.

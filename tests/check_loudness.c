@@ -4,10 +4,19 @@
  * power instead of two); the relative gate leaves out the quiet parts of
  * case 3; sample and true peak of the sine; the row grid, times and NaN
  * for unfilled windows; silence; and byte-identical output for any chunk
- * size and thread count. */
+ * size and thread count.
+ *
+ * The true peak (truepeak.h, tested directly and through the plugin):
+ * inter-sample peaks of sines at fs/4 against their analytic values and
+ * against libebur128's ebur128_true_peak, clipped material against
+ * libebur128, channels kept apart, and the same bits for any split of the
+ * input, with or without the skipping of quiet blocks and with the plain
+ * C or the vector kernel. */
 #include "testutil.h"
+#include "truepeak.h"
 
 #include <check.h>
+#include <ebur128.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,6 +231,277 @@ START_TEST(test_non_finite)
 }
 END_TEST
 
+/* ---- the true peak ---------------------------------------------------------
+
+ * A sine at fs/4 with phase φ, x[n] = A sin(πn/2 + φ), takes the values
+ * ±A sin φ and ±A cos φ: its sample peak is A·max(|sin φ|, |cos φ|), as
+ * low as A/√2 (-3.01 dB) at φ = π/4, while its true peak is A. An
+ * oversampler by L reads the signal at the phases φ + πk/(2L), so it
+ * reads A where one of them is a crest (φ a multiple of π/(2L)) and
+ * A·cos(π/(4L)) at worst (-0.169 dB at 4x, -0.688 dB at 2x). Through
+ * libebur128's filter (49-tap Hann-windowed sinc) the interpolating
+ * branches have gains of -0.0169 and -0.0332 dB at fs/4 (4x) and
+ * +0.0042 dB (2x), and phase errors that cost less than that: the
+ * reading is within 0.035 dB (4x) or 0.005 dB (2x) of the ideal grid
+ * reading. The sine fades in over 0.1 s: an abrupt start at full
+ * amplitude rings (the interpolation of a step), by up to +0.6 dB. */
+
+static double db(double v)
+{
+    return 20 * log10(v);
+}
+
+/* A raised-cosine fade-in over the first 0.1 s: frame n's gain. */
+static double fade_in(size_t n, int rate)
+{
+    size_t fade = (size_t)rate / 10;
+    return n < fade ? 0.5 - 0.5 * cos(M_PI * (double)n / (double)fade) : 1.0;
+}
+
+/* `frames` of A sin(πn/2 + φ), faded in, into channel c of x (nch wide). */
+static void quarter_sine(float *x, size_t frames, int nch, int c, int rate, double A, double phi)
+{
+    for (size_t n = 0; n < frames; n++)
+        x[n * nch + c] = (float)(A * fade_in(n, rate) * sin(M_PI / 2 * (double)(n % 4) + phi));
+}
+
+/* The ideal reading of an L-times oversampler on that sine: A times the
+ * largest |sin| over the phases φ + πk/(2L). */
+static double grid_reading(double A, double phi, int L)
+{
+    double best = 0;
+    for (int k = 0; k < 4 * L; k++) {
+        double v = fabs(sin(phi + M_PI * k / (2.0 * L)));
+        best = v > best ? v : best;
+    }
+    return A * best;
+}
+
+/* libebur128's true peak of x: of channel c, or the largest of all (c < 0). */
+static double ref_true_peak(const float *x, size_t frames, int nch, unsigned long rate, int c)
+{
+    ebur128_state *st = ebur128_init((unsigned)nch, rate, EBUR128_MODE_TRUE_PEAK);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(ebur128_add_frames_float(st, x, frames), EBUR128_SUCCESS);
+    double best = 0;
+    for (int k = 0; k < nch; k++) {
+        double v;
+        ck_assert_int_eq(ebur128_true_peak(st, (unsigned)k, &v), EBUR128_SUCCESS);
+        if ((c < 0 || k == c) && v > best)
+            best = v;
+    }
+    ebur128_destroy(&st);
+    return best;
+}
+
+/* The true peak by truepeak.h, fed in pieces of `piece` frames (0: all at
+ * once); simd 0 for the plain C kernel; prune 0 to compute every point. */
+static float tp_of(const float *x, size_t frames, int nch, unsigned long rate, size_t piece, int simd, int prune)
+{
+    jtp t;
+    ck_assert_int_eq(jtp_init(&t, (uint32_t)nch, rate, simd), 0);
+    if (!prune)
+        t.bound = INFINITY;
+    if (!piece)
+        piece = frames;
+    for (size_t at = 0; at < frames; at += piece)
+        jtp_feed(&t, x + at * nch, frames - at < piece ? frames - at : piece);
+    float v = jtp_peak(&t);
+    jtp_free(&t);
+    return v;
+}
+
+static int same_bits(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+START_TEST(test_tp_quarter_sines)
+{
+    /* φ in steps of π/32 over a quarter turn, at 48 kHz (4x), 96 kHz (2x)
+     * and 192 kHz (no oversampling: the true peak is the sample peak) */
+    static const int rates[] = {48000, 96000, 192000};
+    static const int factor[] = {4, 2, 1};
+    static const double tol[] = {0.035, 0.005, 1e-5};
+    const double A = 0.5;
+    for (int r = 0; r < 3; r++) {
+        size_t n = (size_t)rates[r] / 2; /* 0.5 s */
+        float *x = malloc(n * sizeof *x);
+        for (int k = 0; k <= 16; k++) {
+            double phi = M_PI / 32 * k;
+            quarter_sine(x, n, 1, 0, rates[r], A, phi);
+            double tp = tp_of(x, n, 1, (unsigned long)rates[r], 0, 1, 1);
+            double expect = grid_reading(A, phi, factor[r]);
+            ck_assert_msg(fabs(db(tp) - db(expect)) <= tol[r], "%d Hz, phi = %d pi/32: %.4f dB, not %.4f dB",
+                          rates[r], k, db(tp), db(expect));
+            /* never above the continuous peak by more than the gain */
+            ck_assert_double_le(db(tp), db(A) + tol[r]);
+            /* where the grid meets a crest, the amplitude itself */
+            if (k % (16 / factor[r]) == 0 && factor[r] > 1)
+                ck_assert_double_eq_tol(db(tp), db(A), tol[r]);
+            /* and libebur128's figure */
+            double ref = ref_true_peak(x, n, 1, (unsigned long)rates[r], -1);
+            ck_assert_msg(fabs(db(tp) - db(ref)) <= 0.05, "%d Hz, phi = %d pi/32: %.4f dB, libebur128 %.4f dB",
+                          rates[r], k, db(tp), db(ref));
+        }
+        free(x);
+    }
+}
+END_TEST
+
+START_TEST(test_tp_clipped)
+{
+    /* sines driven into ±1 (clipping makes overs between the samples),
+     * a clipped square-ish tone near fs/4 and clipped noise, against
+     * libebur128; at 44.1 and 88.2 kHz */
+    static const int rates[] = {44100, 88200};
+    for (int r = 0; r < 2; r++) {
+        const int rate = rates[r];
+        const size_t n = (size_t)rate; /* 1 s */
+        float *x = malloc(2 * n * sizeof *x);
+        static const double freq[] = {997, 5000, 10800, 3000};
+        static const double drive[] = {2.0, 4.0, 1.5, 8.0};
+        for (int k = 0; k < 4; k++) {
+            uint32_t s = 7u + (uint32_t)k;
+            for (size_t i = 0; i < n; i++) {
+                double v = drive[k] * sin(2 * M_PI * freq[k] * (double)i / rate + 0.3 * k);
+                s = s * 1664525u + 1013904223u;
+                double u = ((double)(s >> 8) / (1u << 23) - 1.0) * drive[k];
+                x[2 * i] = (float)(v > 1 ? 1 : v < -1 ? -1 : v);
+                x[2 * i + 1] = (float)(u > 1 ? 1 : u < -1 ? -1 : u);
+            }
+            for (int c = -1; c < 2; c++) {
+                /* channel c alone, as a mono file, and both */
+                float *y = x;
+                int nch = 2;
+                float *mono = NULL;
+                if (c >= 0) {
+                    mono = malloc(n * sizeof *mono);
+                    for (size_t i = 0; i < n; i++)
+                        mono[i] = x[2 * i + (size_t)c];
+                    y = mono;
+                    nch = 1;
+                }
+                double tp = tp_of(y, n, nch, (unsigned long)rate, 0, 1, 1);
+                double ref = ref_true_peak(y, n, nch, (unsigned long)rate, -1);
+                ck_assert_msg(fabs(db(tp) - db(ref)) <= 0.05, "%d Hz, case %d, channel %d: %.4f dB, libebur128 %.4f",
+                              rate, k, c, db(tp), db(ref));
+                /* clipped at full scale: overs above 0 dBFS */
+                ck_assert_double_gt(db(tp), 0.0);
+                free(mono);
+            }
+        }
+        free(x);
+    }
+}
+END_TEST
+
+START_TEST(test_tp_channels_apart)
+{
+    /* five channels: a quarter-rate sine at 0.8 with φ = π/4 (samples
+     * ±0.566, true peak 0.8) in one channel, and 0.6 of a 100 Hz sine (true
+     * peak 0.6; faded in too, as a step would ring) in the others. Wherever the first is, the true peak is its
+     * 0.8; each channel's figure alone (mono) is libebur128's for that
+     * channel, and the five-channel figure is the largest of them, to the
+     * bit: a lane never reads another channel's samples. */
+    const int rate = 48000, nch = 5;
+    const size_t n = 24000;
+    float *x = malloc(n * nch * sizeof *x), *mono = malloc(n * sizeof *mono);
+    for (int hot = 0; hot < nch; hot++) {
+        for (int c = 0; c < nch; c++)
+            if (c == hot)
+                quarter_sine(x, n, nch, c, rate, 0.8, M_PI / 4);
+            else
+                for (size_t i = 0; i < n; i++)
+                    x[i * nch + c] = (float)(0.6 * fade_in(i, rate) * sin(2 * M_PI * 100 * (double)i / rate + c));
+        float all = tp_of(x, n, nch, rate, 0, 1, 1);
+        ck_assert_double_eq_tol(db(all), db(0.8), 0.035);
+        float most = 0;
+        for (int c = 0; c < nch; c++) {
+            for (size_t i = 0; i < n; i++)
+                mono[i] = x[i * nch + c];
+            float one = tp_of(mono, n, 1, rate, 0, 1, 1);
+            double ref = ref_true_peak(x, n, nch, rate, c);
+            ck_assert_msg(fabs(db(one) - db(ref)) <= 0.05, "hot %d, channel %d: %.4f dB, libebur128 %.4f dB", hot, c,
+                          db(one), db(ref));
+            ck_assert_double_eq_tol(db(one), (c == hot ? db(0.8) : db(0.6)), 0.035);
+            most = one > most ? one : most;
+        }
+        ck_assert_msg(same_bits(all, most), "hot %d: %.9g, channels alone %.9g", hot, all, most);
+    }
+    free(x);
+    free(mono);
+}
+END_TEST
+
+START_TEST(test_tp_splits)
+{
+    /* noise whose level steps between loud and quiet every 0.3 s (so that
+     * blocks are skipped, and differently for each split), for 1, 2, 3 and
+     * 7 channels at 4x, 2x and none: the same bits whether fed at once or
+     * in pieces of 1, 5, 11, 64 or 4410 frames, with the plain C kernel or
+     * the vector one, with skipping or computing every point */
+    static const int rates[] = {44100, 96000, 192000};
+    static const int chans[] = {1, 2, 3, 7};
+    static const size_t pieces[] = {1, 5, 11, 64, 4410};
+    for (int r = 0; r < 3; r++)
+        for (int ci = 0; ci < 4; ci++) {
+            const int nch = chans[ci];
+            const size_t n = 30000;
+            float *x = malloc(n * nch * sizeof *x);
+            uint32_t s = 99u + (uint32_t)(r * 10 + ci);
+            for (size_t i = 0; i < n * nch; i++) {
+                s = s * 1664525u + 1013904223u;
+                double u = (double)(s >> 8) / (1u << 23) - 1.0;
+                double level = (i / (size_t)nch / 13230) % 2 ? 0.05 : 0.7;
+                x[i] = (float)(u * level);
+            }
+            float ref = tp_of(x, n, nch, (unsigned long)rates[r], 0, 0, 0);
+            ck_assert(ref >= 0.69f);
+            for (int simd = 0; simd < 2; simd++)
+                for (int prune = 0; prune < 2; prune++)
+                    for (size_t p = 0; p < 6; p++) {
+                        size_t piece = p < 5 ? pieces[p] : 0;
+                        float v = tp_of(x, n, nch, (unsigned long)rates[r], piece, simd, prune);
+                        ck_assert_msg(same_bits(v, ref), "%d Hz, %d ch, simd %d, prune %d, piece %zu: %.9g, not %.9g",
+                                      rates[r], nch, simd, prune, piece, v, ref);
+                    }
+            free(x);
+        }
+}
+END_TEST
+
+START_TEST(test_tp_summary)
+{
+    /* through the plugin: a stereo quarter-rate sine at 48 kHz, φ = π/8
+     * (a sample peak of A·cos(π/8), 0.688 dB under its true peak A) on
+     * the left, a quieter 1 kHz sine on the right: the summary's peaks are
+     * the analytic ones and libebur128's; the same with the true peak
+     * skipped from the graph, which drops the column */
+    const int rate = 48000;
+    const size_t n = 3 * (size_t)rate;
+    const double A = 0.9;
+    float *x = malloc(2 * n * sizeof *x);
+    quarter_sine(x, n, 2, 0, rate, A, M_PI / 8);
+    for (size_t i = 0; i < n; i++)
+        x[2 * i + 1] = (float)(0.5 * sin(2 * M_PI * 1000 * (double)i / rate));
+    tu_csv m, s;
+    run(x, n, 2, rate, GRAPH(""), &m, &s);
+    ck_assert_double_eq_tol(at(&s, 0, "true_peak"), db(A), 0.035);
+    ck_assert_double_eq_tol(at(&s, 0, "true_peak"), db(ref_true_peak(x, n, 2, rate, -1)), 0.05);
+    ck_assert_double_eq_tol(at(&s, 0, "sample_peak"), db(A * cos(M_PI / 8)), 1e-4);
+    tu_csv_free(&m);
+    tu_csv_free(&s);
+    /* an interval libebur128 reads itself (the path without the ring) */
+    run(x, n, 2, rate, GRAPH("interval = 0.137"), &m, &s);
+    ck_assert_double_eq_tol(at(&s, 0, "true_peak"), db(A), 0.035);
+    ck_assert_double_eq_tol(at(&s, 0, "sample_peak"), db(A * cos(M_PI / 8)), 1e-4);
+    tu_csv_free(&m);
+    tu_csv_free(&s);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_refuses)
 {
     /* a rate libebur128 cannot meter */
@@ -252,6 +532,14 @@ int main(void)
     tcase_add_test(tb, test_refuses);
     tcase_add_test(tb, test_non_finite);
     suite_add_tcase(s, tb);
+    TCase *tt = tcase_create("TruePeak");
+    tcase_set_timeout(tt, 120);
+    tcase_add_test(tt, test_tp_quarter_sines);
+    tcase_add_test(tt, test_tp_clipped);
+    tcase_add_test(tt, test_tp_channels_apart);
+    tcase_add_test(tt, test_tp_splits);
+    tcase_add_test(tt, test_tp_summary);
+    suite_add_tcase(s, tt);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
