@@ -22,9 +22,24 @@
  *     "f_43.06640625", "f_132.3", "f_22050"); with mix = channels the
  *     columns of each input channel follow each other, named
  *     "f_<Hz>_<channel>" ("f_43.06640625_ch1"), channel by channel;
- *   - the unit of every column names the scale: "|X|" (magnitude),
- *     "|X|^2" (power) or "dB" (10·log10 |X|², floor -200 dB for |X|² below
- *     1e-20);
+ *   - the values are the unnormalised |X_k| (magnitude), |X_k|² (power) or
+ *     10·log10 |X_k|² (db, floor -200 for |X_k|² below 1e-20), and the unit
+ *     of every column says how they read as the bin's power in the input's
+ *     unit U: "U/<r>" (magnitude), "U^2/<S>" (power) or "dB re U^2/<S>"
+ *     (db), with S = r² the number that |X_k|² is divided by to give the
+ *     bin's share P_k of the frame's mean square,
+ *         P_k = 2|X_k|² / (N·Σw²)  for 0 < k < N/2,
+ *         P_k =  |X_k|² / (N·Σw²)  for k = 0 and k = N/2 (N even),
+ *     so that Σ_k P_k = Σ(w_n x_n)² / Σw² (Parseval, one-sided): the
+ *     mean square of the frame weighted by w², whatever the window, frame
+ *     and zero padding. A sine of RMS level a puts a² into the bins of its
+ *     main lobe (PSD·Δf in scipy's terms). U is the input column's unit
+ *     ("FS" from the sndfile source), "(U)" when it holds / ^ * ( ) or a
+ *     space, "1" when it has none (with mix = mono: the channels' common
+ *     unit, or "1" when they differ). Example: Hann, frame = size = 1024,
+ *     audio: "FS/443.4050067", "FS^2/196608" or "dB re FS^2/196608"
+ *     (DC and Nyquist: S = 393216). The spectral plugin reads these units
+ *     to calibrate its band levels;
  *   - rate = input rate / hop, t0 = input t0.
  *
  * FFTW: the planner is not thread-safe, only fftwf_execute* is. Plans are
@@ -64,7 +79,6 @@ enum { P_FRAME, P_HOP, P_WINDOW, P_SIZE, P_MIX, P_SCALE, P_WISDOM };
 static const char *const window_choices[] = {"hann", "hamming", "blackman", "rect", NULL};
 static const char *const mix_choices[] = {"mono", "channels", NULL};
 static const char *const scale_choices[] = {"magnitude", "power", "db", NULL};
-static const char *const scale_units[] = {"|X|", "|X|^2", "dB"};
 
 static const joule_param params[] = {
     {"frame", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "1024", 2, 1 << 20, NULL, "rows",
@@ -81,8 +95,10 @@ static const joule_param params[] = {
      "mono: transform the mean of all channels (columns f_<Hz>); channels: transform every channel "
      "(columns f_<Hz>_<channel>, channel after channel)."},
     {"scale", JOULE_PARAM_ENUM, 0, "magnitude", 0, 0, scale_choices, "",
-     "Output per bin, of the unnormalised DFT X_k: magnitude |X_k| (unit |X|), power |X_k|^2 (unit |X|^2) "
-     "or db = 10*log10 |X_k|^2 (unit dB, floor -200)."},
+     "Output per bin, of the unnormalised DFT X_k: magnitude |X_k|, power |X_k|^2 or db = 10*log10 |X_k|^2 "
+     "(floor -200). The columns' units say how to read them as the bin's power P_k = |X_k|^2 / S in the "
+     "input's unit (FS for audio): FS/sqrt(S), FS^2/S or dB re FS^2/S, with S = N*sum(w^2)/2 (N*sum(w^2) "
+     "for DC and Nyquist), so that the bins sum to the frame's mean square."},
     /* NO_KEY: how the transform is planned, not what it computes (a
      * measured plan may differ from an estimated one in the last bits of a
      * float, far below what any feature downstream resolves) */
@@ -97,7 +113,8 @@ static const joule_port inputs[] = {
 };
 static const joule_port outputs[] = {
     {"out", JOULE_FRAMES, 0,
-     "one row per frame: N/2+1 bins named f_<Hz> (f_<Hz>_<channel> with mix = channels), unit |X|, |X|^2 or dB"},
+     "one row per frame: N/2+1 bins named f_<Hz> (f_<Hz>_<channel> with mix = channels), units FS/<r>, "
+     "FS^2/<S> or dB re FS^2/<S> (the input's unit for FS)"},
 };
 
 typedef struct fft {
@@ -114,6 +131,7 @@ typedef struct fft {
     uint64_t rows;    /* rows seen */
     uint64_t next_end; /* row count at which the next frame completes */
     jp_names names;
+    jp_names unit_text; /* per group: interior bins' unit, DC/Nyquist's */
     const char **units;
 } fft;
 
@@ -141,6 +159,38 @@ static void make_window(float *w, uint32_t n, int kind)
         default: v = 1.0; break;
         }
         w[i] = (float)v;
+    }
+}
+
+/* The unit of channel (group) g of the input: its column's unit, or with
+ * a mono mix the unit all channels share; "" when there is none. */
+static const char *input_unit(const joule_format *in, uint32_t g, int mono)
+{
+    if (!in->units)
+        return "";
+    if (!mono)
+        return in->units[g] ? in->units[g] : "";
+    const char *u = in->units[0] ? in->units[0] : "";
+    for (uint32_t c = 1; c < in->n_columns; c++)
+        if (strcmp(in->units[c] ? in->units[c] : "", u))
+            return "";
+    return u;
+}
+
+/* Set unit text i: the bin's values read as power |X|² / S in unit U (see
+ * the top of the file). 0 or -1 (no memory). */
+static int set_unit(jp_names *nm, size_t i, int scale, const char *u, double S)
+{
+    /* a compound unit is bracketed so that "^2" and "/S" apply to all of it
+     * and the text parses back unambiguously */
+    const int plain = *u && !strpbrk(u, "/^*() ");
+    const char *l = plain || !*u ? "" : "(", *r = plain || !*u ? "" : ")";
+    if (!*u)
+        u = "1";
+    switch (scale) {
+    case S_MAGNITUDE: return jp_names_set(nm, i, "%s%s%s/%.10g", l, u, r, sqrt(S));
+    case S_POWER: return jp_names_set(nm, i, "%s%s%s^2/%.10g", l, u, r, S);
+    default: return jp_names_set(nm, i, "dB re %s%s%s^2/%.10g", l, u, r, S);
     }
 }
 
@@ -247,6 +297,23 @@ static int fft_open(const joule_open_args *a, void **self)
     make_window(s->win, s->frame, (int)a->params[P_WINDOW].e);
     memset(s->in, 0, (size_t)s->size * sizeof *s->in);
 
+    /* the window actually applied (float weights), summed in double */
+    double wss = 0;
+    for (uint32_t i = 0; i < s->frame; i++)
+        wss += (double)s->win[i] * s->win[i];
+    const double S = (double)s->size * wss / 2; /* bins 0 < k < N/2 */
+    if (jp_names_init(&s->unit_text, 2 * (size_t)s->ngrp)) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
+    for (uint32_t g = 0; g < s->ngrp; g++) {
+        const char *u = input_unit(in, g, s->mono);
+        if (set_unit(&s->unit_text, 2 * (size_t)g, s->scale, u, S) ||
+            set_unit(&s->unit_text, 2 * (size_t)g + 1, s->scale, u, 2 * S)) {
+            h->error(h, "out of memory");
+            return JOULE_ERROR;
+        }
+    }
     for (uint32_t g = 0; g < s->ngrp; g++)
         for (uint32_t k = 0; k < s->nbins; k++) {
             size_t c = (size_t)g * s->nbins + k;
@@ -258,7 +325,10 @@ static int fft_open(const joule_open_args *a, void **self)
                 h->error(h, "out of memory");
                 return JOULE_ERROR;
             }
-            s->units[c] = scale_units[s->scale];
+            /* DC, and Nyquist when N is even, have no mirror image: their
+             * power is not doubled */
+            const int edge = k == 0 || 2 * k == s->size;
+            s->units[c] = s->unit_text.v[2 * (size_t)g + (size_t)edge];
         }
 
     h->lock(h, PLANNER_LOCK);
@@ -353,6 +423,7 @@ static void fft_close(void *self)
     free(s->win);
     free(s->units);
     jp_names_free(&s->names);
+    jp_names_free(&s->unit_text);
     free(s);
 }
 
@@ -360,8 +431,9 @@ static const joule_descriptor desc = {
     .abi_version = JOULE_ABI_VERSION,
     .struct_size = sizeof(joule_descriptor),
     .name = "fft",
-    .version = "1.0.0",
-    .summary = "short-time Fourier transform (FFTW3f): magnitude, power or dB per bin, columns f_<Hz>",
+    .version = "1.1.0",
+    .summary = "short-time Fourier transform (FFTW3f): magnitude, power or dB per bin, columns f_<Hz>, units "
+               "calibrated to the frame's mean square",
     .role = JOULE_ROLE_FILTER,
     .n_params = sizeof params / sizeof params[0],
     .params = params,

@@ -1,19 +1,23 @@
 /* spectral.c — spectral shape features per frame, from the spectrum the
  * `fft` plugin writes: centroid, spread, rolloff, flatness, flux, crest,
- * entropy and band energies.
+ * entropy and calibrated band levels.
  *
  * Input: a frames stream whose columns are spectrum bins named
- * "f_<Hz>" or "f_<Hz>_<channel>" (see fft.c), all with the unit "|X|"
- * (magnitude), "|X|^2" (power) or "dB" (10·log10 power). Anything else is
- * refused at open. Columns of one channel follow each other with strictly
- * increasing frequencies; every channel has the same bins. Features are
- * computed per channel and named "<feature>" (mono) or
- * "<feature>_<channel>".
+ * "f_<Hz>" or "f_<Hz>_<channel>" (see fft.c), all of one scale, with the
+ * units the fft plugin writes: "U/<r>" (magnitude), "U^2/<S>" (power) or
+ * "dB re U^2/<S>" (10·log10 power), which say that the bin's power in U²
+ * is |X_k|² / S (S = r²). The older units "|X|", "|X|^2" and "dB" say
+ * nothing of the normalisation: they are accepted for every feature but the
+ * band levels. Anything else is refused at open. Columns of one channel
+ * follow each other with strictly increasing frequencies; every channel
+ * has the same bins. Features are computed per channel and named
+ * "<feature>" (mono) or "<feature>_<channel>".
  *
  * Definitions. For each frame and channel, let k run over the bins with
  * f_k > 0 — bins 1 .. N/2 of an N-point transform, DC left out, K of
  * them; m_k = |X_k| is the magnitude and p_k = m_k² the power (a power input
- * is used as p_k directly and m_k = √p_k; a dB input is p_k = 10^(v/10)).
+ * is used as p_k directly and m_k = √p_k; a dB input is p_k = 10^(v/10),
+ * and the fft plugin's floor, -200 or below, is p_k = 0).
  *   centroid  C = Σ f_k m_k / Σ m_k                                   [Hz]
  *             (magnitude-weighted: the Vamp example plugin's linear
  *             centroid, and the bench's peers)
@@ -27,23 +31,48 @@
  *             is e^-γ ≈ 0.56, not 1 (average spectra over frames first
  *             for a smooth estimate).
  *   flux      √( Σ (m_k − m'_k)² ), m' the previous frame's magnitudes
- *             (L2, not rectified); NaN for the first frame       [input's]
+ *             (L2, not rectified); NaN for the first frame  [U/r, the
+ *             unit of the input's magnitudes]
  *   crest     max m_k / ( (1/K) Σ m_k ), >= 1
  *   entropy   −Σ q_k ln q_k / ln K with q_k = p_k / Σ p_j: the Shannon
  *             entropy of the power distribution over the bins, normalised
  *             to [0, 1] (1 = flat, 0 = a single bin)
- *   bands     E_b = Σ_{k in band b} p_k, the power (energy) in each band;
- *             bin k is in [lo, hi) when lo <= f_k < hi. `bands`:
- *             octave — bands centred on 1000·2^j Hz, edges 1000·2^(j±1/2);
- *             third — centres 1000·2^(j/3), edges 1000·2^((j±1/2)/3); for
- *             both, every band that holds at least one bin, named
- *             oct_<centre> / third_<centre>. Or a list of edges in Hz
+ *   bands     the calibrated level of each band: E_b = Σ_{k in b} P_k with
+ *             P_k = p_k / S_k, the bin's share of the frame's mean square
+ *             (S_k from the column's unit; the bins of a whole spectrum
+ *             sum to Σ(w x)²/Σw², the mean square of the frame weighted
+ *             by the squared window). So a sine of RMS a reads a² in its
+ *             band (10·log10 a² dBFS, the energy plugin's dBFS: a
+ *             full-scale sine is -3.01 dBFS) whatever the window, frame,
+ *             zero padding and rate, less the part of its power the
+ *             window leaks out of the band: under hann, under 0.01 dB for
+ *             a sine 3 bin widths (rate/frame) inside its band; but a band
+ *             a bin or two wide, at low frequencies, catches only part of
+ *             the main lobe and reads low, by about 2 dB under hann (a
+ *             third octave at f_m is 0.23·f_m wide, an octave 0.71·f_m).
+ *             `scale` = db (default): 10·log10 E_b, unit dBFS (dB re U²
+ *             for another unit U), -inf for a band of zero power; power:
+ *             E_b, unit FS^2 (U²). Bin k is in [lo, hi) when
+ *             lo <= f_k < hi; DC counts only in a listed band that starts
+ *             at 0 Hz. `bands`:
+ *             third — the 30 third octaves of IEC 61260-1 (base-10,
+ *             G = 10^(3/10)) from 25 Hz to 20 kHz, mid-band
+ *             f_m = 1000·G^(x/3), x = -16 .. 13, edges f_m·G^(±1/6);
+ *             octave — the 10 octaves from 31.5 Hz to 16 kHz, f_m =
+ *             1000·G^x, x = -5 .. 4, edges f_m·G^(±1/2). Named by the
+ *             nominal mid-band frequency (third_25, third_31.5, ..
+ *             third_20000; oct_31.5, oct_63, .. oct_16000), the same
+ *             columns at every rate: a band that holds no bin (above
+ *             Nyquist, or narrower than the bin spacing at low
+ *             frequencies) is NaN, and a band that reaches past Nyquist
+ *             holds only the bins below it. Or a list of edges in Hz
  *             "e0, e1, .., en" (increasing): bands [e_i, e_i+1), the last
  *             one closed [e_n-1, e_n], named band_<lo>-<hi>; a listed band
- *             that holds no bin has energy NaN (a warning says so at open).
+ *             that holds no bin is NaN (a warning says so at open).
  * Undefined values: a silent frame (Σ m = 0) has NaN centroid, spread,
  * rolloff, flatness, crest and entropy (there is no distribution to
- * describe); its band energies are 0 and its flux is defined.
+ * describe); its band levels are -inf dB (0 in power) and its flux is
+ * defined.
  *
  * Each output row depends only on its input row (and the previous one,
  * for flux), so the output does not depend on chunking or threads. */
@@ -60,12 +89,30 @@
 enum { F_CENTROID, F_SPREAD, F_ROLLOFF, F_FLATNESS, F_FLUX, F_CREST, F_ENTROPY, F_BANDS, N_FEAT };
 static const char *const feat_names[N_FEAT] = {"centroid", "spread", "rolloff", "flatness",
                                                "flux",     "crest",  "entropy", "bands"};
-static const char *const feat_units[N_FEAT] = {"Hz", "Hz", "Hz", "", "|X|", "", "", "|X|^2"};
+/* flux and bands take their units from the input's (see open) */
+static const char *const feat_units[N_FEAT] = {"Hz", "Hz", "Hz", "", NULL, "", "", NULL};
 #define KNOWN_FEATURES "centroid, spread, rolloff, flatness, flux, crest, entropy, bands"
+
+/* the fft plugin writes |X|² below 1e-20 as this many dB */
+#define FFT_FLOOR_DB -200.0
 
 enum { IN_MAG, IN_POW, IN_DB };
 enum { B_OCTAVE, B_THIRD, B_EDGES };
-enum { P_FEATURES, P_ROLLOFF, P_BANDS };
+enum { SC_DB, SC_POWER };
+enum { P_FEATURES, P_ROLLOFF, P_BANDS, P_SCALE };
+
+static const char *const scale_choices[] = {"db", "power", NULL};
+
+/* IEC 61260-1 nominal mid-band frequencies of the third octaves x = -16 ..
+ * 13 (25 Hz .. 20 kHz); the octaves are every third one from 31.5 Hz. */
+#define THIRD_X0 -16
+#define N_THIRDS 30
+#define OCT_X0 -5
+#define N_OCTAVES 10
+static const char *const nominal[N_THIRDS] = {
+    "25",   "31.5", "40",   "50",   "63",   "80",   "100",  "125",   "160",   "200",
+    "250",  "315",  "400",  "500",  "630",  "800",  "1000", "1250",  "1600",  "2000",
+    "2500", "3150", "4000", "5000", "6300", "8000", "10000", "12500", "16000", "20000"};
 
 static const joule_param params[] = {
     {"features", JOULE_PARAM_STRING, 0, KNOWN_FEATURES, 0, 0, NULL, "",
@@ -75,20 +122,34 @@ static const joule_param params[] = {
      "Rolloff fraction r: the rolloff is the lowest bin frequency below which (inclusive) lies r of "
      "the frame's power."},
     {"bands", JOULE_PARAM_STRING, 0, "octave", 0, 0, NULL, "Hz",
-     "Bands for the band energies: octave (centres 1000*2^j Hz), third (third octaves, 1000*2^(j/3) Hz), "
-     "or increasing band edges in Hz, e.g. \"0, 500, 2000, 8000\"."},
+     "Bands for the band levels: octave (IEC 61260-1 base-10 octaves 31.5 Hz .. 16 kHz, columns oct_31.5 "
+     ".. oct_16000), third (third octaves 25 Hz .. 20 kHz, third_25 .. third_20000), or increasing band "
+     "edges in Hz, e.g. \"0, 500, 2000, 8000\" (band_0-500 ..). The same columns at every rate: a band "
+     "that holds no bin of the spectrum (above Nyquist, or narrower than the bin spacing) is NaN."},
+    {"scale", JOULE_PARAM_ENUM, 0, "db", 0, 0, scale_choices, "",
+     "Band levels in db (10*log10 of the band's power, unit dBFS for audio; -inf for silence) or power "
+     "(unit FS^2). Calibrated: a sine of RMS a reads a^2, or 10*log10 a^2 dBFS (a full-scale sine: -3.01, "
+     "as the energy plugin's dBFS), in the band of its frequency whatever the fft's window, frame, "
+     "zero padding and rate, less what the window leaks out of the band: under 0.01 dB for a sine 3 bin "
+     "widths (rate/frame) inside its band under hann, hamming or blackman (rect: 20 bin widths for 0.05 "
+     "dB). A band only a bin or two wide catches part of the main lobe and reads low (about 2 dB under "
+     "hann): under hann, third octaves read a mid-band sine within 0.01 dB from about 28*rate/frame Hz "
+     "up (1.2 kHz at 44.1 kHz and frame 1024, 150 Hz at frame 8192), octaves from about 10*rate/frame Hz."},
 };
 
 static const joule_port inputs[] = {
-    {"in", JOULE_FRAMES, 0, "a spectrum, as the fft plugin writes: columns f_<Hz>[_<channel>], magnitude or power"},
+    {"in", JOULE_FRAMES, 0,
+     "a spectrum, as the fft plugin writes: columns f_<Hz>[_<channel>], magnitude, power or dB, with "
+     "the fft's units"},
 };
 static const joule_port outputs[] = {
     {"out", JOULE_FRAMES, 0, "one row per frame: the features, per channel"},
 };
 
 typedef struct band {
-    uint32_t k0, k1; /* bins [k0, k1) of a channel's columns */
-    double lo, hi, centre;
+    uint32_t k0, k1;   /* bins [k0, k1) of a channel's columns */
+    double lo, hi;
+    const char *label; /* fractional octaves: the nominal mid-band Hz */
 } band;
 
 typedef struct spectral {
@@ -100,13 +161,17 @@ typedef struct spectral {
     uint32_t nbins;   /* columns per channel */
     uint32_t k1;      /* first bin with f > 0 */
     double *freq;     /* nbins */
+    double *cal;      /* ngrp × nbins: 1/S_k, power to mean-square share;
+                         NULL when the input's units do not say */
     band *bands;
     uint32_t nbands;
     int band_kind;    /* B_OCTAVE, B_THIRD or B_EDGES */
+    int band_scale;   /* SC_DB or SC_POWER */
     double *mag, *pow; /* one channel's bins of the current frame */
     double *prev;     /* ngrp × nbins: the previous frame's magnitudes */
     int have_prev;
     jp_names names;
+    jp_names unit_text; /* per channel: flux's unit, the bands' unit */
     const char **units;
 } spectral;
 
@@ -237,43 +302,56 @@ static const char *describe(const char *name)
     return name ? name : "(unnamed)";
 }
 
-/* Check the input is a spectrum and learn its layout. 0 or -1 after
- * host->error. */
+/* A bin column's unit (see the top of the file): its scale into *kind,
+ * the unit U into base[0 .. *blen) and S into *S — 0 for the older units
+ * "|X|", "|X|^2" and "dB", which do not say how |X|² was normalised.
+ * 0, or -1 for a unit that is none of these. */
+static int parse_unit(const char *u, int *kind, const char **base, size_t *blen, double *S)
+{
+    *S = 0;
+    *base = "";
+    *blen = 0;
+    if (!strcmp(u, "|X|") || !strcmp(u, "|X|^2") || !strcmp(u, "dB")) {
+        *kind = u[0] == 'd' ? IN_DB : u[3] ? IN_POW : IN_MAG;
+        return 0;
+    }
+    const int db = !strncmp(u, "dB re ", 6);
+    if (db)
+        u += 6;
+    const char *slash = strrchr(u, '/');
+    if (!slash)
+        return -1;
+    char *end;
+    double v = strtod(slash + 1, &end);
+    if (end == slash + 1 || *end || !isfinite(v) || !(v > 0))
+        return -1;
+    size_t n = (size_t)(slash - u);
+    const int squared = n > 2 && !strncmp(slash - 2, "^2", 2);
+    if ((db && !squared) || n == 0)
+        return -1;
+    *kind = db ? IN_DB : squared ? IN_POW : IN_MAG;
+    *S = squared ? v : v * v;
+    *base = u;
+    *blen = squared ? n - 2 : n;
+    return 0;
+}
+
+/* Check the input is a spectrum and learn its layout and calibration. 0
+ * or -1 after host->error. */
 static int read_layout(spectral *s, const joule_format *in)
 {
     const joule_host *h = s->host;
-    static const char hint[] = "expected spectrum bins f_<Hz>[_<channel>] with unit |X|, |X|^2 or dB, "
-                               "as the fft plugin writes";
+    static const char hint[] = "expected spectrum bins f_<Hz>[_<channel>] with the fft plugin's units "
+                               "FS/<r>, FS^2/<S> or dB re FS^2/<S>";
     const uint32_t nc = in->n_columns;
-    const char *unit0 = in->units ? in->units[0] : NULL;
-    if (!unit0) {
-        h->error(h, "input is not a spectrum: its columns have no unit (%s)", hint);
-        return -1;
-    }
-    if (!strcmp(unit0, "|X|"))
-        s->in_scale = IN_MAG;
-    else if (!strcmp(unit0, "|X|^2"))
-        s->in_scale = IN_POW;
-    else if (!strcmp(unit0, "dB"))
-        s->in_scale = IN_DB;
-    else {
-        h->error(h, "input is not a spectrum: column '%s' has unit '%s' (%s)", describe(in->names[0]), unit0, hint);
-        return -1;
-    }
-    /* every column a bin, all of one unit */
+    /* every column a bin */
     double hz;
     const char *chan0 = "", *chan = "";
-    for (uint32_t c = 0; c < nc; c++) {
+    for (uint32_t c = 0; c < nc; c++)
         if (parse_bin(in->names[c], &hz, &chan)) {
             h->error(h, "input is not a spectrum: column '%s' is not a bin (%s)", describe(in->names[c]), hint);
             return -1;
         }
-        if (!in->units[c] || strcmp(in->units[c], unit0)) {
-            h->error(h, "input is not a spectrum: column '%s' has unit '%s', column '%s' has '%s' (%s)",
-                     describe(in->names[c]), in->units[c] ? in->units[c] : "", describe(in->names[0]), unit0, hint);
-            return -1;
-        }
-    }
     /* the first channel: the columns up to the first change of suffix */
     uint32_t nb = 1;
     parse_bin(in->names[0], &hz, &chan0);
@@ -286,7 +364,8 @@ static int read_layout(spectral *s, const joule_format *in)
     s->nbins = nb;
     s->ngrp = nc / nb;
     s->freq = malloc(nb * sizeof *s->freq);
-    if (!s->freq) {
+    s->cal = malloc((size_t)nc * sizeof *s->cal);
+    if (!s->freq || !s->cal || jp_names_init(&s->unit_text, 2 * (size_t)s->ngrp)) {
         h->error(h, "out of memory");
         return -1;
     }
@@ -314,16 +393,83 @@ static int read_layout(spectral *s, const joule_format *in)
         h->error(h, "input spectrum has %u bin(s) above 0 Hz: at least 2 are needed", nb - s->k1);
         return -1;
     }
+
+    /* units: one scale throughout, calibrated throughout or not at all,
+     * one unit U per channel; S may differ from bin to bin (DC, Nyquist) */
+    if (!in->units) {
+        h->error(h, "input is not a spectrum: its columns have no unit (%s)", hint);
+        return -1;
+    }
+    const char *gbase = "";
+    size_t gblen = 0;
+    int calibrated = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        const uint32_t g = c / nb, k = c % nb;
+        const char *u = in->units[c] ? in->units[c] : "";
+        int kind;
+        const char *base;
+        size_t blen;
+        double S;
+        if (parse_unit(u, &kind, &base, &blen, &S)) {
+            h->error(h, "input is not a spectrum: column '%s' has unit '%s' (%s)", describe(in->names[c]), u, hint);
+            return -1;
+        }
+        if (c == 0) {
+            s->in_scale = kind;
+            calibrated = S > 0;
+        }
+        if (k == 0) {
+            gbase = base;
+            gblen = blen;
+        }
+        if (kind != s->in_scale || (S > 0) != calibrated || blen != gblen || strncmp(base, gbase, blen)) {
+            h->error(h, "input is not a spectrum: column '%s' has unit '%s', column '%s' has '%s' (%s, of one "
+                        "scale and one unit per channel)",
+                     describe(in->names[c]), u, describe(in->names[g * nb]), in->units[g * nb], hint);
+            return -1;
+        }
+        s->cal[c] = calibrated ? 1.0 / S : 0;
+        if (k != nb - 1)
+            continue;
+        /* this channel's flux and band units */
+        int bad;
+        if (!calibrated) {
+            bad = jp_names_set(&s->unit_text, 2 * (size_t)g, "|X|") ||
+                  jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "%s", "");
+        } else {
+            /* flux is in the magnitudes' unit, U/r of a bin inside the
+             * spectrum (k1: with two bins above DC, not Nyquist) */
+            bad = jp_names_set(&s->unit_text, 2 * (size_t)g, "%.*s/%.10g", (int)gblen, gbase,
+                               sqrt(1.0 / s->cal[(size_t)g * nb + s->k1]));
+            const int one = gblen == 1 && gbase[0] == '1', fs = gblen == 2 && !strncmp(gbase, "FS", 2);
+            if (s->band_scale == SC_POWER)
+                bad = bad || (one ? jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "%s", "")
+                                  : jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "%.*s^2", (int)gblen, gbase));
+            else
+                bad = bad || (one  ? jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "dB")
+                              : fs ? jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "dBFS")
+                                   : jp_names_set(&s->unit_text, 2 * (size_t)g + 1, "dB re %.*s^2", (int)gblen,
+                                                  gbase));
+        }
+        if (bad) {
+            h->error(h, "out of memory");
+            return -1;
+        }
+    }
+    if (!calibrated) {
+        free(s->cal);
+        s->cal = NULL;
+    }
     return 0;
 }
 
 /* ---- bands ------------------------------------------------------------- */
 
 /* Bin range [k0, k1) of the half-open band [lo, hi) (closed [lo, hi] when
- * `closed`), among bins k1.. */
+ * `closed`). DC, at 0 Hz, falls only in a band with lo = 0. */
 static void band_bins(const spectral *s, band *b, int closed)
 {
-    uint32_t k = s->k1;
+    uint32_t k = 0;
     while (k < s->nbins && s->freq[k] < b->lo)
         k++;
     b->k0 = k;
@@ -345,6 +491,13 @@ static int make_bands(spectral *s, const char *spec, const char *node)
         return -1;
     }
     s->band_kind = kind;
+    if (!s->cal) {
+        free(edges);
+        h->error(h, "band levels need a spectrum whose units say how it was scaled (the fft plugin's "
+                    "FS/<r>, FS^2/<S> or dB re FS^2/<S>); this one's are '%s': leave bands out of features",
+                 s->in_scale == IN_MAG ? "|X|" : s->in_scale == IN_POW ? "|X|^2" : "dB");
+        return -1;
+    }
     if (kind == B_EDGES) {
         s->bands = calloc(ne - 1, sizeof *s->bands);
         if (!s->bands) {
@@ -360,32 +513,32 @@ static int make_bands(spectral *s, const char *spec, const char *node)
             band_bins(s, b, i + 1 == s->nbands);
             if (b->k0 == b->k1)
                 h->log(h, JOULE_LOG_WARN,
-                       "%s: band %g-%g Hz holds no bin of the spectrum (bins are %g Hz apart): its energy is NaN",
+                       "%s: band %g-%g Hz holds no bin of the spectrum (bins are %g Hz apart): its level is NaN",
                        node, b->lo, b->hi, s->freq[s->nbins - 1] - s->freq[s->nbins - 2]);
         }
         free(edges);
         return 0;
     }
-    /* fractional octaves: band j has centre 1000·2^(j/d), edges at ±1/(2d)
-     * octave; take every band from the one holding the lowest bin to the
-     * one holding the highest, and keep those that hold a bin */
-    const double d = kind == B_OCTAVE ? 1.0 : 3.0;
-    const double fmin = s->freq[s->k1], fmax = s->freq[s->nbins - 1];
-    long j0 = (long)floor(d * log2(fmin / 1000.0) + 0.5) - 1;
-    long j1 = (long)floor(d * log2(fmax / 1000.0) + 0.5) + 1;
-    s->bands = calloc((size_t)(j1 - j0 + 1), sizeof *s->bands);
+    /* IEC 61260-1 base-10 fractional octaves, a fixed list (the same
+     * columns at every rate): mid-band 1000·G^(x/d) for G = 10^(3/10), d = 1
+     * (octave) or 3 (third), edges G^(±1/(2d)) from it */
+    const int third = kind == B_THIRD;
+    const int x0 = third ? THIRD_X0 : OCT_X0;
+    s->nbands = third ? N_THIRDS : N_OCTAVES;
+    s->bands = calloc(s->nbands, sizeof *s->bands);
     if (!s->bands) {
         h->error(h, "out of memory");
         return -1;
     }
-    for (long j = j0; j <= j1; j++) {
-        band *b = &s->bands[s->nbands];
-        b->centre = 1000.0 * pow(2.0, j / d);
-        b->lo = 1000.0 * pow(2.0, (j - 0.5) / d);
-        b->hi = 1000.0 * pow(2.0, (j + 0.5) / d);
+    for (uint32_t i = 0; i < s->nbands; i++) {
+        band *b = &s->bands[i];
+        const int x = x0 + (int)i;                     /* in bands of 1/d octave */
+        const double mid = 1000.0 * pow(10.0, (third ? x : 3 * x) / 10.0);
+        const double half = pow(10.0, (third ? 1.0 : 3.0) / 20.0);
+        b->lo = mid / half;
+        b->hi = mid * half;
+        b->label = nominal[third ? i : 3 * i + (size_t)(OCT_X0 * 3 - THIRD_X0)];
         band_bins(s, b, 0);
-        if (b->k1 > b->k0)
-            s->nbands++;
     }
     return 0;
 }
@@ -410,6 +563,7 @@ static int spectral_open(const joule_open_args *a, void **self)
         return JOULE_ERROR;
     }
     s->r = a->params[P_ROLLOFF].f;
+    s->band_scale = (int)a->params[P_SCALE].e;
     if (read_layout(s, in))
         return JOULE_ERROR;
     int want_bands = 0;
@@ -448,8 +602,8 @@ static int spectral_open(const joule_open_args *a, void **self)
                 if (feat != F_BANDS)
                     snprintf(base, sizeof base, "%s", feat_names[feat]);
                 else if (s->band_kind != B_EDGES)
-                    snprintf(base, sizeof base, "%s_%.6g", s->band_kind == B_OCTAVE ? "oct" : "third",
-                             s->bands[b].centre);
+                    snprintf(base, sizeof base, "%s_%s", s->band_kind == B_OCTAVE ? "oct" : "third",
+                             s->bands[b].label);
                 else
                     snprintf(base, sizeof base, "band_%.10g-%.10g", s->bands[b].lo, s->bands[b].hi);
                 if ((*chan ? jp_names_set(&s->names, c, "%s_%s", base, chan)
@@ -457,7 +611,9 @@ static int spectral_open(const joule_open_args *a, void **self)
                     h->error(h, "out of memory");
                     return JOULE_ERROR;
                 }
-                s->units[c] = feat_units[feat];
+                s->units[c] = feat == F_FLUX    ? s->unit_text.v[2 * (size_t)g]
+                              : feat == F_BANDS ? s->unit_text.v[2 * (size_t)g + 1]
+                                                : feat_units[feat];
             }
     }
 
@@ -485,13 +641,15 @@ static void features(spectral *s, uint32_t g, const float *x, float *dst)
     const double *f = s->freq;
     double *m = s->mag, *p = s->pow, *prev = s->prev + (size_t)g * nb;
     double sm = 0, sfm = 0, sp = 0, mmax = 0;
-    for (uint32_t k = k1; k < nb; k++) {
+    for (uint32_t k = 0; k < nb; k++) {
         double v = x[k];
         switch (s->in_scale) {
         case IN_MAG: m[k] = v; p[k] = v * v; break;
         case IN_POW: p[k] = v > 0 ? v : 0; m[k] = sqrt(p[k]); break;
-        default: p[k] = pow(10.0, v / 10.0); m[k] = sqrt(p[k]); break;
+        default: p[k] = v <= FFT_FLOOR_DB ? 0 : pow(10.0, v / 10.0); m[k] = sqrt(p[k]); break;
         }
+    }
+    for (uint32_t k = k1; k < nb; k++) {
         sm += m[k];
         sfm += f[k] * m[k];
         sp += p[k];
@@ -564,16 +722,20 @@ static void features(spectral *s, uint32_t g, const float *x, float *dst)
                 v = hsum / log(K);
             }
             break;
-        case F_BANDS:
+        case F_BANDS: {
+            const double *cal = s->cal + (size_t)g * nb;
             for (uint32_t b = 0; b < s->nbands; b++) {
                 const band *bd = &s->bands[b];
                 double e = bd->k1 > bd->k0 ? 0 : nan;
                 for (uint32_t k = bd->k0; k < bd->k1; k++)
-                    e += p[k];
+                    e += p[k] * cal[k];
+                if (s->band_scale == SC_DB)
+                    e = e > 0 ? 10.0 * log10(e) : e == 0 ? -INFINITY : e; /* NaN stays */
                 *dst = (float)e;
                 dst += ngrp;
             }
             continue;
+        }
         }
         *dst = (float)v;
         dst += ngrp;
@@ -602,12 +764,14 @@ static void spectral_close(void *self)
     if (!s)
         return;
     free(s->freq);
+    free(s->cal);
     free(s->bands);
     free(s->mag);
     free(s->pow);
     free(s->prev);
     free(s->units);
     jp_names_free(&s->names);
+    jp_names_free(&s->unit_text);
     free(s);
 }
 
@@ -615,9 +779,9 @@ static const joule_descriptor desc = {
     .abi_version = JOULE_ABI_VERSION,
     .struct_size = sizeof(joule_descriptor),
     .name = "spectral",
-    .version = "1.0.0",
+    .version = "2.0.0",
     .summary = "spectral features per frame of an fft spectrum: centroid, spread, rolloff, flatness, flux, "
-               "crest, entropy, band energies",
+               "crest, entropy, calibrated octave / third-octave / custom band levels (dBFS or FS^2)",
     .role = JOULE_ROLE_FILTER,
     .n_params = sizeof params / sizeof params[0],
     .params = params,
