@@ -23,7 +23,8 @@
  *     columns of each input channel follow each other, named
  *     "f_<Hz>_<channel>" ("f_43.06640625_ch1"), channel by channel;
  *   - the values are the unnormalised |X_k| (magnitude), |X_k|² (power) or
- *     10·log10 |X_k|² (db, floor -200 for |X_k|² below 1e-20), and the unit
+ *     10·log10 |X_k|² (db; -inf for |X_k|² below 1e-20: silence, as in every
+ *     joule plugin), and the unit
  *     of every column says how they read as the bin's power in the input's
  *     unit U: "U/<r>" (magnitude), "U^2/<S>" (power) or "dB re U^2/<S>"
  *     (db), with S = r² the number that |X_k|² is divided by to give the
@@ -66,7 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOOR_DB -200.0
+#define FLOOR_DB (-INFINITY) /* silence: doc/graph-format.md */
 #define FLOOR_POW 1e-20
 #define MAX_COLUMNS (1u << 20) /* the host's limit on a stream's columns */
 #define PLANNER_LOCK "fftw-planner"
@@ -96,7 +97,7 @@ static const joule_param params[] = {
      "(columns f_<Hz>_<channel>, channel after channel)."},
     {"scale", JOULE_PARAM_ENUM, 0, "magnitude", 0, 0, scale_choices, "",
      "Output per bin, of the unnormalised DFT X_k: magnitude |X_k|, power |X_k|^2 or db = 10*log10 |X_k|^2 "
-     "(floor -200). The columns' units say how to read them as the bin's power P_k = |X_k|^2 / S in the "
+     "(-inf for silence). The columns' units say how to read them as the bin's power P_k = |X_k|^2 / S in the "
      "input's unit (FS for audio): FS/sqrt(S), FS^2/S or dB re FS^2/S, with S = N*sum(w^2)/2 (N*sum(w^2) "
      "for DC and Nyquist), so that the bins sum to the frame's mean square."},
     /* NO_KEY: how the transform is planned, not what it computes (a

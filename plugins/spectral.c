@@ -17,7 +17,8 @@
  * f_k > 0 — bins 1 .. N/2 of an N-point transform, DC left out, K of
  * them; m_k = |X_k| is the magnitude and p_k = m_k² the power (a power input
  * is used as p_k directly and m_k = √p_k; a dB input is p_k = 10^(v/10),
- * and the fft plugin's floor, -200 or below, is p_k = 0).
+ * and silence, -inf (or -200 and below, the floor of older fft builds), is
+ * p_k = 0).
  *   centroid  C = Σ f_k m_k / Σ m_k                                   [Hz]
  *             (magnitude-weighted: the Vamp example plugin's linear
  *             centroid, and the bench's peers)

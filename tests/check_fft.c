@@ -61,6 +61,23 @@ static double window(const char *kind, size_t n, size_t len)
 
 #define FFT_GRAPH(params) "[in]\nplugin = sndfile\n[s]\nplugin = fft\ninput = in\n" params "\n[out]\nplugin = csv\ninput = s\n"
 
+/* Silence in dB is -inf, the spelling of silence in every plugin. */
+START_TEST(test_silence_db)
+{
+    const size_t n = 4096;
+    float *x = calloc(n, sizeof *x);
+    ck_assert_msg(run(FFT_GRAPH("frame = 256\nhop = 256\nscale = db"), x, n, 1, 8000, NULL) == 0, "%s",
+                  tu_stderr());
+    tu_csv c = read_csv("in.out.csv");
+    ck_assert_uint_eq(c.rows, n / 256);
+    for (size_t r = 0; r < c.rows; r++)
+        for (size_t k = 1; k < c.cols; k++) /* column 0 is the time */
+            ck_assert_msg(isinf(at(&c, r, k)) && at(&c, r, k) < 0, "row %zu col %zu: %g", r, k, at(&c, r, k));
+    tu_csv_free(&c);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_sine_peak)
 {
     /* bin 64 of 1024 at 44.1 kHz: 2756.25 Hz, a whole number of periods
@@ -300,6 +317,7 @@ int main(void)
     TCase *tc = tcase_create("Numerics");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sine_peak);
+    tcase_add_test(tc, test_silence_db);
     tcase_add_test(tc, test_parseval);
     tcase_add_test(tc, test_scales);
     tcase_add_test(tc, test_channels_and_mix);
