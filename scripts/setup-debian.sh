@@ -3,9 +3,12 @@
 # (as root; with sudo otherwise). Installs only what is missing; safe to rerun.
 set -eu
 # clang and its runtimes (libclang-rt-dev, only recommended by clang) build
-# the libFuzzer targets of tests/fuzz/run.sh
+# the libFuzzer targets of tests/fuzz/run.sh. libcairo2-dev builds the plot
+# plugin (optional to configure, wanted here so that it is built and
+# tested), and fonts-dejavu-core gives its text a font on a bare machine.
 pkgs="gcc g++ make autoconf automake libtool pkg-config
       libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev libxxhash-dev check
+      libcairo2-dev fonts-dejavu-core
       clang libclang-rt-dev"
 missing=""
 for p in $pkgs; do
