@@ -140,6 +140,10 @@ struct run {
     size_t finished, failed;
     jl_nrt *ready_head, *ready_tail;
     size_t n_ready;
+    unsigned long readied; /* nodes made ready so far: read without the
+                              lock (atomically) by an idle worker that
+                              spins a moment before it sleeps           */
+    int threads;
     jl_job *waiting;      /* opened, waiting for their quota */
     jl_job *finalize;     /* to commit or tear down          */
     jl_job *deferred;     /* waiting for another's entries   */

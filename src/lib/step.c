@@ -76,6 +76,7 @@ void jl_node_make_ready(run *r, jl_nrt *n)
      * thread only for the second. Waking one per node would make two
      * threads trade every chunk of a pipeline, each handoff a sleep and a
      * wake-up. */
+    __atomic_add_fetch(&r->readied, 1, __ATOMIC_RELEASE);
     if (++r->n_ready >= 2)
         pthread_cond_signal(&r->cv);
 }
