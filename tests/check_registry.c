@@ -93,13 +93,24 @@ START_TEST(test_dir)
     ck_assert_ptr_nonnull(joule_registry_find(reg, "t_pass"));
     ck_assert_ptr_nonnull(find_failure(reg, "bad_abi.so"));
     ck_assert_ptr_nonnull(find_failure(reg, "bad_noentry.so"));
-    /* a second folder with the same plugins: the first wins, the second is
-     * listed as shadowed */
-    ck_assert_int_eq(joule_registry_add_dir(reg, plugins_dir()), 0);
+    /* the same folder again, spelt otherwise: the same files, nothing
+     * shadowed by itself */
+    char again[4096];
+    snprintf(again, sizeof again, "%s/.", plugins_dir());
+    ck_assert_int_eq(joule_registry_add_dir(reg, again), 0);
+    ck_assert_uint_eq(joule_registry_count(reg), 7);
+    ck_assert_ptr_null(find_failure(reg, "good_test.so"));
+    /* a second folder with copies of the same plugins: the first wins, the
+     * second is listed as shadowed */
+    ck_assert_int_eq(mkdir(tu_path("copies"), 0755), 0);
+    char from[4096];
+    snprintf(from, sizeof from, "%s/good_test.so", plugins_dir());
+    ck_assert_int_eq(tu_copy_file(from, tu_path("copies/good_test.so")), 0);
+    ck_assert_int_eq(joule_registry_add_dir(reg, tu_path("copies")), 0);
     /* t_pass, t_join, t_burst, t_gen (good_test.so); t_bad, t_badsrc
      * (bad_plugin.so); t_ctor (bad_ctor.so) */
     ck_assert_uint_eq(joule_registry_count(reg), 7);
-    const char *why = find_failure(reg, "good_test.so");
+    const char *why = find_failure(reg, "copies/good_test.so");
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, "is shadowed by"));
     joule_registry_free(reg);

@@ -81,6 +81,8 @@ struct failure {
 enum { OBJ_LISTED, OBJ_PROBED, OBJ_FAILED, OBJ_LOADED };
 typedef struct object {
     char *path;
+    dev_t dev;    /* the file: one met again by another spelling (the */
+    ino_t ino;    /* same folder given twice) is the same object      */
     int state;
     char **names; /* the valid, unshadowed plugins it provides (probed) */
     size_t n_names;
@@ -683,6 +685,9 @@ static object *list_object(joule_registry *reg, const char *path)
         add_failure(reg, path, jl_printf("skipped: %s, not a shared object", kind_of(st.st_mode)));
         return NULL;
     }
+    for (size_t i = 0; i < reg->n_objs; i++)
+        if (reg->objs[i].dev == st.st_dev && reg->objs[i].ino == st.st_ino)
+            return &reg->objs[i];
     if (reg->n_objs == reg->cap_objs) {
         reg->cap_objs = reg->cap_objs ? reg->cap_objs * 2 : 16;
         reg->objs = jl_realloc(reg->objs, reg->cap_objs * sizeof *reg->objs);
@@ -690,6 +695,8 @@ static object *list_object(joule_registry *reg, const char *path)
     object *o = &reg->objs[reg->n_objs++];
     memset(o, 0, sizeof *o);
     o->path = jl_strdup(path);
+    o->dev = st.st_dev;
+    o->ino = st.st_ino;
     o->state = OBJ_LISTED;
     return o;
 }
