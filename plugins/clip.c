@@ -48,35 +48,39 @@
  * thus hold at most about channels × (max_run + rows per chunk) /
  * (min_run + 1) pieces of 24 bytes, grown by doubling when needed.
  *
- * True peak (true_peak = true): each channel is interpolated 4x by a
- * polyphase windowed-sinc FIR. Phase 0 is the sample itself; phases k = 1,
- * 2, 3 give y(n + k/4) = sum over i of x[i] g(n + k/4 - i) for the 2·16
- * samples i around n, with g(t) = sinc(t) · Kaiser(beta = 9) over |t| < 16,
- * each phase's taps scaled to sum to 1 (a constant passes exactly). Against
+ * True peak (true_peak = true): each channel is interpolated by
+ * truepeak.h, the interpolator of the loudness plugin too (its summary's
+ * true_peak is the largest of these true_peak_c, to the bit): 4x below
+ * 96 kHz, 2x below 192 kHz, the samples alone above. The points are each
+ * sample n and y(n + k/4), k = 1, 2, 3 (at 2x, y(n + 1/2)), a windowed-sinc
+ * FIR over the 32 samples n - 15 .. n + 16 (sinc · Kaiser, beta = 9, each
+ * phase's taps scaled to sum to 1: a constant passes exactly). Against
  * sines of every phase it is within 2.5e-5 (0.0002 dB) up to 0.4 × the
  * sample rate (0.017 dB at 0.42, more above: no short filter resolves
  * content near Nyquist), so that a sine peaking just below full scale
- * does not read over it; the 4x grid itself can miss a crest by up to 0.69 dB at 0.5 ×
- * the rate (cos(π/8)). Samples outside the input, and non-finite samples,
- * are taken as 0. Sums are in double and compared with 1.0 after rounding
- * to float, so a flat run at exactly 1.0 is not an over while the ringing
- * at its edges (13.7 % above it, band-limited) is. This is not
- * libebur128's filter (the loudness plugin's true_peak, 49 taps): on tones
- * and a clipped sine the two agree within 0.01 dB; on 16-bit pink noise at
+ * does not read over it; the 4x grid itself can miss a crest by up to
+ * 0.69 dB at 0.5 × the rate (cos(π/8)). Samples outside the input, and
+ * non-finite samples, are taken as 0. over_0dbtp_c counts the points
+ * (samples included) whose |y|, in float, is above 1.0, so a flat run at
+ * exactly 1.0 is not an over while the ringing at its edges (13.7 %
+ * above it, band-limited) is. This is not libebur128's filter (49 taps,
+ * 12 per phase): on tones, and clipped sines whose harmonics stay clear
+ * of Nyquist, the two agree within 0.05 dB; on 16-bit pink noise at
  * 44.1 kHz, clean and clipped, this read within 0.07 dB of a 128-tap
- * reference where libebur128's read 0.17 and 0.31 dB off.
- * Speed: the filter's symmetry halves the multiplies (make_phases), points
- * are computed four at a time in vectors, and a block whose samples are
- * too small to raise the peak or make an over is not interpolated at all
- * (tp_feed): it adds about 1.3 s per ten minutes of stereo at 44.1 kHz
- * clipped throughout, a fifth of that on material well below full scale.
+ * reference where libebur128's read 0.17 and 0.31 dB off, and on hard
+ * clipping near Nyquist libebur128's reads lower still (see truepeak.h).
+ * Speed: the filter's symmetry halves the multiplies, the channels are
+ * computed side by side in vectors, and a block whose samples are too
+ * small to raise any channel's peak or make an over is not interpolated
+ * at all (see truepeak.h).
  *
  * Chunking: runs and pieces are counted per sample in stream order, the
- * interpolator keeps the last 31 samples of each channel and sums every
- * output in the same order, and the event order is the sort above: the
- * output does not depend on how the input was split. */
+ * interpolator keeps the last 31 frames and computes every point by the
+ * same code from the same samples, and the event order is the sort
+ * above: the output does not depend on how the input was split. */
 #include <joule/plugin.h>
 
+#include "truepeak.h"
 #include "util.h"
 
 #include <math.h>
@@ -92,7 +96,7 @@ static const char *const ev_names[N_EVCOL] = {"length", "duration", "channel", "
 static const char *const ev_units[N_EVCOL] = {"samples", "s", "", "dBFS", ""};
 static const char *const sum_names[N_SUM] = {"clipped_samples", "runs",      "longest_run",
                                              "sample_peak",     "true_peak", "over_0dbtp"};
-static const char *const sum_units[N_SUM] = {"samples", "", "samples", "dBFS", "dBTP", "4x samples"};
+static const char *const sum_units[N_SUM] = {"samples", "", "samples", "dBFS", "dBTP", "points"};
 
 static const joule_param params[] = {
     {"threshold", JOULE_PARAM_FLOAT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "-0.01", -60, 60, NULL, "dBFS",
@@ -108,8 +112,9 @@ static const joule_param params[] = {
      "later ones with continues = 1; bounds the memory that keeps events of several channels in time order. "
      "At least min_run."},
     {"true_peak", JOULE_PARAM_BOOL, 0, "false", 0, 0, NULL, "",
-     "Also interpolate each channel 4x (windowed-sinc FIR) and report its true peak (dBTP) and the number of "
-     "interpolated points above full scale (over_0dbtp)."},
+     "Also interpolate each channel (4x below 96 kHz, 2x below 192 kHz; a 32-tap-per-phase windowed sinc, the "
+     "loudness plugin's too) and report its true peak (dBTP) and the number of points, samples included, "
+     "above full scale (over_0dbtp)."},
 };
 
 static const joule_port inputs[] = {
@@ -123,20 +128,6 @@ static const joule_port outputs[] = {
      "one row at the end (time 0), per channel: clipped_samples, runs, longest_run, sample_peak (dBFS); with "
      "true_peak, true_peak (dBTP) and over_0dbtp"},
 };
-
-/* The interpolator: 2·TP_H taps per phase, outputs computed TP_BLOCK input
- * samples at a time. */
-#define TP_H 16
-#define TP_TAPS (2 * TP_H)
-#define TP_BETA 9.0
-#define TP_BLOCK 256
-#define TP_LANES 4 /* points computed side by side, a vector of each */
-
-/* GNU C vectors (gcc, clang): four lanes of double, SSE2 pairs or one AVX
- * register; the same operations in every lane. */
-typedef double tp_v __attribute__((vector_size(TP_LANES * sizeof(double))));
-typedef float tp_vf __attribute__((vector_size(TP_LANES * sizeof(float))));
-typedef long long tp_vi __attribute__((vector_size(TP_LANES * sizeof(long long))));
 
 /* One reported piece of a run. */
 typedef struct piece {
@@ -159,11 +150,6 @@ typedef struct chan {
     /* the summary */
     uint64_t clipped, runs, longest;
     float speak;
-    /* true peak */
-    float hist[TP_TAPS - 1]; /* the last TP_TAPS - 1 samples fed */
-    uint64_t fed;            /* samples fed, the final zeros included */
-    double tpeak;
-    uint64_t overs;
 } chan;
 
 typedef struct clip {
@@ -177,13 +163,9 @@ typedef struct clip {
     uint64_t rows;      /* input rows seen */
     int ended;
     chan *ch;
-    /* the filter, folded (see make_phases) */
-    double c2[TP_H], p13[TP_H], q13[TP_H];
-    double l1; /* the largest sum of |taps| of a phase */
-    /* a block of input and the window before it; the last lanes group
-     * may read up to TP_LANES - 1 samples past the block (left over,
-     * finite, never counted) */
-    float xb[TP_TAPS - 1 + TP_BLOCK + TP_LANES - 1];
+    jtp tp;            /* the true peak of every channel, when true_peak */
+    float *clean;      /* a chunk with its non-finite samples as 0 */
+    size_t clean_cap;  /* floats */
     jp_names snames;
     const char **sunits;
 } clip;
@@ -196,53 +178,6 @@ static int clip_check(const joule_value *p, char *msg, size_t n)
         return 1;
     }
     return 0;
-}
-
-/* The zeroth-order modified Bessel function of the first kind, by its
- * power series (for the Kaiser window; converges fast for x <= 7). */
-static double bessel_i0(double x)
-{
-    double sum = 1, term = 1;
-    for (int k = 1; k < 100 && term > 1e-17 * sum; k++) {
-        double q = x / (2.0 * k);
-        term *= q * q;
-        sum += term;
-    }
-    return sum;
-}
-
-/* The taps of phases 1 and 2: tap j weighs x[n - TP_H + 1 + j] for
- * y(n + p/4), each phase scaled to sum to 1. g is even, so phase 2 is its
- * own mirror and phase 3 is phase 1 mirrored (h3[j] = h1[2·TP_H - 1 - j]).
- * With s_t = x[n - TP_H + 1 + t] + x[n + TP_H - t] and d_t their
- * difference (t < TP_H), y2 = sum c2[t] s_t, and y1, y3 = P ± Q with
- * P = sum p13[t] s_t, Q = sum q13[t] d_t: 36 multiplies for the three
- * points instead of 72, and a constant input gives y1 = y3 = P exactly
- * as it gives y2. */
-static void make_phases(clip *k)
-{
-    double h[3][TP_TAPS];
-    double l1 = 1.0; /* phase 0: the sample itself */
-    for (int p = 1; p <= 2; p++) {
-        double sum = 0, abs_sum = 0;
-        for (int j = 0; j < TP_TAPS; j++) {
-            double t = TP_H - 1 - j + p / 4.0, u = t / TP_H;
-            double w = bessel_i0(TP_BETA * sqrt(1.0 - u * u)) / bessel_i0(TP_BETA);
-            h[p][j] = sin(M_PI * t) / (M_PI * t) * w;
-            sum += h[p][j];
-        }
-        for (int j = 0; j < TP_TAPS; j++) {
-            h[p][j] /= sum;
-            abs_sum += fabs(h[p][j]);
-        }
-        l1 = abs_sum > l1 ? abs_sum : l1;
-    }
-    for (int t = 0; t < TP_H; t++) {
-        k->c2[t] = h[2][t];
-        k->p13[t] = (h[1][t] + h[1][TP_TAPS - 1 - t]) / 2;
-        k->q13[t] = (h[1][t] - h[1][TP_TAPS - 1 - t]) / 2;
-    }
-    k->l1 = l1;
 }
 
 static int clip_open(const joule_open_args *a, void **self)
@@ -267,8 +202,10 @@ static int clip_open(const joule_open_args *a, void **self)
     k->min_run = (uint64_t)a->params[P_MIN_RUN].i;
     k->max_run = (uint32_t)a->params[P_MAX_RUN].i;
     k->true_peak = a->params[P_TRUE_PEAK].b;
-    if (k->true_peak)
-        make_phases(k);
+    if (k->true_peak && jtp_init(&k->tp, k->nch, (unsigned long)k->rate, JTP_SIMD | JTP_CHANNELS)) {
+        h->error(h, "out of memory");
+        return JOULE_ERROR;
+    }
     k->ch = calloc(k->nch, sizeof *k->ch);
     if (!k->ch) {
         h->error(h, "out of memory");
@@ -404,94 +341,28 @@ static int scan(clip *k, uint32_t c, const float *x, uint32_t n, uint64_t row0)
     return 0;
 }
 
-/* The four points y(n + p/4), p = 0..3, of TP_LANES consecutive n, whose
- * windows start at w[0], w[1] ... Every point goes through this same code,
- * one lane of a vector, wherever the chunks and blocks cut: the same
- * operations in the same order give the same bits. */
-static void tp_points(const clip *k, const float *w, tp_v y[4])
+/* The true peak of n rows: to truepeak.h as they are, or, when some are
+ * not finite, as a copy with those as 0. 0, or -1 out of memory. */
+static int tp_feed(clip *k, const float *x, uint32_t n)
 {
-    tp_v s2 = {0}, P = {0}, Q = {0};
-    for (int t = 0; t < TP_H; t++) {
-        tp_vf fa, fb;
-        memcpy(&fa, w + t, sizeof fa);
-        memcpy(&fb, w + TP_TAPS - 1 - t, sizeof fb);
-        tp_v a = __builtin_convertvector(fa, tp_v), b = __builtin_convertvector(fb, tp_v);
-        s2 += k->c2[t] * (a + b);
-        P += k->p13[t] * (a + b);
-        Q += k->q13[t] * (a - b);
+    size_t len = (size_t)n * k->nch;
+    int bad = 0;
+    for (size_t i = 0; i < len; i++)
+        bad |= !(fabsf(x[i]) <= 3.4028235e38f); /* NaN, inf */
+    if (bad) {
+        if (len > k->clean_cap) {
+            float *c = realloc(k->clean, len * sizeof *c);
+            if (!c)
+                return -1;
+            k->clean = c;
+            k->clean_cap = len;
+        }
+        for (size_t i = 0; i < len; i++)
+            k->clean[i] = isfinite(x[i]) ? x[i] : 0.0f;
+        x = k->clean;
     }
-    tp_vf f0;
-    memcpy(&f0, w + TP_H - 1, sizeof f0);
-    y[0] = __builtin_convertvector(f0, tp_v);
-    y[1] = P + Q;
-    y[2] = s2;
-    y[3] = P - Q;
-}
-
-/* Feed n samples of channel ch (stride apart; x NULL for zeros) to the 4x
- * interpolator: each sample m completes the window centred on n = m - TP_H,
- * whose four points are measured.
- *
- * A block whose window holds no |x| above M cannot have a point above
- * l1 · M; when that bound is at most 1.0 and at most the peak so far, the
- * block can change neither, and its points are not computed. Skipping
- * changes nothing in the result, so it does not matter that where blocks
- * begin depends on the chunks. */
-static void tp_feed(clip *k, chan *ch, const float *x, size_t stride, uint32_t n)
-{
-    float *xb = k->xb;
-    while (n) {
-        uint32_t b = n < TP_BLOCK ? n : TP_BLOCK;
-        /* xb[i] is sample fed + i - (TP_TAPS - 1) */
-        memcpy(xb, ch->hist, sizeof ch->hist);
-        float m = 0;
-        for (uint32_t q = 0; q < b; q++) {
-            float v = x ? x[(size_t)q * stride] : 0.0f;
-            v = isfinite(v) ? v : 0.0f;
-            xb[TP_TAPS - 1 + q] = v;
-        }
-        for (uint32_t i = 0; i < TP_TAPS - 1 + b; i++) {
-            float a = fabsf(xb[i]);
-            m = a > m ? a : m;
-        }
-        double bound = k->l1 * m * (1 + 1e-9);
-        uint32_t q0 = ch->fed >= TP_H ? 0 : (uint32_t)(TP_H - ch->fed); /* points with n >= 0 */
-        if (!(bound <= 1.0 && bound <= ch->tpeak)) {
-            double tpeak = ch->tpeak;
-            uint64_t overs = ch->overs;
-            tp_v y[4];
-            for (uint32_t g = 0; g < b; g += TP_LANES) {
-                tp_points(k, xb + g, y);
-                /* most groups raise nothing: tell them by y² below the
-                 * square of min(peak so far, 1) (less a margin far above
-                 * rounding), then look at the others point by point */
-                double lim = tpeak < 1.0 ? tpeak : 1.0;
-                tp_v sq = (tp_v){0} + lim * lim * (1 - 1e-12);
-                tp_vi hot = (y[0] * y[0] >= sq) | (y[1] * y[1] >= sq) | (y[2] * y[2] >= sq) | (y[3] * y[3] >= sq);
-                long long any = 0;
-                for (int l = 0; l < TP_LANES; l++)
-                    any |= hot[l];
-                if (!any && g >= q0 && g + TP_LANES <= b)
-                    continue;
-                for (uint32_t l = 0; l < TP_LANES; l++) {
-                    if (g + l < q0 || g + l >= b)
-                        continue;
-                    for (int p = 0; p < 4; p++) {
-                        double v = fabs(y[p][l]);
-                        tpeak = v > tpeak ? v : tpeak;
-                        overs += (float)v > 1.0f;
-                    }
-                }
-            }
-            ch->tpeak = tpeak;
-            ch->overs = overs;
-        }
-        ch->fed += b;
-        memcpy(ch->hist, xb + b, sizeof ch->hist);
-        if (x)
-            x += (size_t)b * stride;
-        n -= b;
-    }
+    jtp_feed(&k->tp, x, n);
+    return 0;
 }
 
 /* Emit queued pieces in (start, channel) order while no open piece could
@@ -551,8 +422,10 @@ static int clip_process(void *self, uint32_t port, const joule_buffer *in, joule
                 k->host->error(k->host, "out of memory");
                 return JOULE_ERROR;
             }
-            if (k->true_peak)
-                tp_feed(k, &k->ch[c], in->data + c, k->nch, n);
+        }
+        if (k->true_peak && tp_feed(k, in->data, n)) {
+            k->host->error(k->host, "out of memory");
+            return JOULE_ERROR;
         }
         k->rows += n;
     }
@@ -573,6 +446,8 @@ static int clip_finish(void *self, joule_buffer *out)
         k->ended = 1;
         const uint32_t nch = k->nch;
         float *row = out[1].data;
+        if (k->true_peak)
+            jtp_end(&k->tp); /* the last samples' points, zeros past the end */
         for (uint32_t c = 0; c < nch; c++) {
             chan *ch = &k->ch[c];
             if (ch->whole && end_run(k, ch)) {
@@ -584,10 +459,8 @@ static int clip_finish(void *self, joule_buffer *out)
             row[(size_t)S_LONGEST * nch + c] = (float)ch->longest;
             row[(size_t)S_SAMPLE_PEAK * nch + c] = (float)to_db(ch->speak);
             if (k->true_peak) {
-                /* the last TP_H samples' windows, zeros past the end */
-                tp_feed(k, ch, NULL, 0, TP_H);
-                row[(size_t)S_TRUE_PEAK * nch + c] = (float)to_db(ch->tpeak);
-                row[(size_t)S_OVERS * nch + c] = (float)ch->overs;
+                row[(size_t)S_TRUE_PEAK * nch + c] = (float)to_db(jtp_channel_peak(&k->tp, c));
+                row[(size_t)S_OVERS * nch + c] = (float)jtp_overs(&k->tp, c);
             }
         }
         out[1].times[0] = 0.0;
@@ -607,6 +480,8 @@ static void clip_close(void *self)
         for (uint32_t c = 0; c < k->nch; c++)
             free(k->ch[c].q);
     free(k->ch);
+    jtp_free(&k->tp);
+    free(k->clean);
     jp_names_free(&k->snames);
     free(k->sunits);
     free(k);

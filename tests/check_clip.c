@@ -334,6 +334,28 @@ START_TEST(test_nan)
     for (size_t i = 0; i < n; i++)
         x[i] = NAN;
     run_and_count(x, n, 1, GRAPH(""), -0.01, 3, 65536);
+    /* the true peak takes NaN and ±inf as 0: the same figures as the
+     * same samples with zeros there (a sine near full scale, so that the
+     * gaps ring over it) */
+    float *z = calloc(2 * n, sizeof *z);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(0.99 * sin(2 * M_PI * (double)i / 8));
+        z[2 * i] = z[2 * i + 1] = x[i];
+    }
+    z[2 * 20 + 1] = NAN;
+    z[2 * 21 + 1] = INFINITY;
+    z[2 * 60 + 1] = -INFINITY;
+    x[20] = x[21] = x[60] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        z[2 * i] = x[i];
+    tu_write_wav(tu_path("bad.wav"), RATE, 2, n, z, 0);
+    run(tu_path("bad.wav"), "bad", GRAPH("true_peak = true"), &e, &s);
+    ck_assert(isfinite(at(&s, 0, "true_peak_ch1")));
+    ck_assert_double_eq(at(&s, 0, "true_peak_ch1"), at(&s, 0, "true_peak_ch0"));
+    ck_assert_double_eq(at(&s, 0, "over_0dbtp_ch1"), at(&s, 0, "over_0dbtp_ch0"));
+    tu_csv_free(&e);
+    tu_csv_free(&s);
+    free(z);
     free(x);
 }
 END_TEST
