@@ -120,6 +120,12 @@ static int csv_open(const joule_open_args *a, void **self)
             return JOULE_ERROR;
         }
         c->sel[i] = (uint32_t)k;
+        for (uint32_t q = 0; q < i; q++)
+            if (c->sel[q] == c->sel[i]) {
+                h->error(h, "columns: '%s' is named twice", want[i]);
+                free(want);
+                return JOULE_ERROR;
+            }
     }
     free(want);
     /* the widest value: "-1.23456789e-308" is 16; 24 leaves room */
@@ -181,6 +187,10 @@ static size_t put_num(char *p, double v, int digits)
  * rounded to `decimals` places, trailing zeros dropped. */
 static size_t put_value(char *p, float v, int digits, int decimals)
 {
+    if (v == 0 && decimals >= 0) { /* rounded to places: zero has no sign */
+        *p = '0';
+        return 1;
+    }
     if (!isfinite(v) || v == 0)
         return put_num(p, v, 9);
     if (decimals >= 0 && fabsf(v) < 1e15f) {
@@ -282,7 +292,7 @@ static int csv_finish(void *self, joule_buffer *out)
 
 /* ---- one table for the run ----------------------------------------------- */
 
-/* A line of a part, read whole (getline). */
+/* One part, read a line at a time. */
 typedef struct part_reader {
     FILE *f;
     char *line;
@@ -290,12 +300,39 @@ typedef struct part_reader {
     ssize_t len;
 } part_reader;
 
+/* Open part i; 0, or -1 with the message set. */
+static int part_open(const joule_gather_args *a, uint32_t i, part_reader *r)
+{
+    int fd = a->open_part(a, i);
+    if (fd < 0)
+        return -1;
+    r->f = fdopen(fd, "r");
+    if (!r->f) {
+        a->host->error(a->host, "cannot read the part for %s: %s", a->labels[i], strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 static int part_next(part_reader *r)
 {
     r->len = getline(&r->line, &r->cap, r->f);
     if (r->len > 0 && r->line[r->len - 1] == '\n')
         r->line[--r->len] = '\0';
     return r->len >= 0;
+}
+
+/* Close the part; 0, or -1 with the message set when reading it failed. */
+static int part_close(const joule_gather_args *a, uint32_t i, part_reader *r)
+{
+    int bad = r->f && ferror(r->f);
+    if (r->f)
+        fclose(r->f);
+    r->f = NULL;
+    if (bad)
+        a->host->error(a->host, "cannot read the part for %s: %s", a->labels[i], strerror(errno ? errno : EIO));
+    return bad ? -1 : 0;
 }
 
 /* The label as a CSV field: quoted when it must be (RFC 4180). */
@@ -334,125 +371,217 @@ static size_t split_fields(char *line, char sep, char **v, size_t max)
     return n;
 }
 
+static size_t count_fields(const char *line, char sep)
+{
+    size_t k = 1;
+    for (const char *q = line; (q = strchr(q, sep)); q++)
+        k++;
+    return k;
+}
+
+/* The union of the parts' columns: a column is its name and which
+ * occurrence of that name it is in its part (a stream may repeat a name:
+ * "time" beside the time column), so nothing is merged that a part keeps
+ * apart. Found by hashing: a table of thousands of inputs and columns
+ * must not cost their product. */
+typedef struct col_union {
+    char **names;
+    unsigned *occ;
+    size_t n, cap;
+    size_t *slots; /* open addressing: index + 1, 0 empty */
+    size_t n_slots;
+} col_union;
+
+static size_t col_hash(const char *s, unsigned occ)
+{
+    size_t h = 1469598103934665603u ^ occ;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static int union_grow(col_union *u)
+{
+    size_t ns = u->n_slots ? 2 * u->n_slots : 64;
+    size_t *slots = calloc(ns, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < u->n; i++) {
+        size_t h = col_hash(u->names[i], u->occ[i]) & (ns - 1);
+        while (slots[h])
+            h = (h + 1) & (ns - 1);
+        slots[h] = i + 1;
+    }
+    free(u->slots);
+    u->slots = slots;
+    u->n_slots = ns;
+    return 0;
+}
+
+/* The index of (name, occ) in the union, added if new; -1: no memory. */
+static long union_find(col_union *u, const char *name, unsigned occ)
+{
+    if (2 * (u->n + 1) > u->n_slots && union_grow(u))
+        return -1;
+    size_t h = col_hash(name, occ) & (u->n_slots - 1);
+    for (; u->slots[h]; h = (h + 1) & (u->n_slots - 1)) {
+        size_t i = u->slots[h] - 1;
+        if (u->occ[i] == occ && !strcmp(u->names[i], name))
+            return (long)i;
+    }
+    if (jp_grow((void **)&u->names, &u->cap, u->n + 1, sizeof *u->names))
+        return -1;
+    size_t cap = u->cap;
+    unsigned *occs = realloc(u->occ, cap * sizeof *occs);
+    if (!occs)
+        return -1;
+    u->occ = occs;
+    char *nm = jp_strdup(name);
+    if (!nm)
+        return -1;
+    u->names[u->n] = nm;
+    u->occ[u->n] = occ;
+    u->slots[h] = ++u->n;
+    return (long)(u->n - 1);
+}
+
+static void union_free(col_union *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        free(u->names[i]);
+    free(u->names);
+    free(u->occ);
+    free(u->slots);
+}
+
+/* Map a part's header (split into `fields`) onto the union: map[c] is
+ * column c's place. 0, or -1: no memory. */
+static int map_header(col_union *u, char **fields, size_t k, size_t *map)
+{
+    for (size_t c = 0; c < k; c++) {
+        unsigned occ = 0;
+        for (size_t q = 0; q < c; q++) /* the n-th time the name appears */
+            occ += !strcmp(fields[q], fields[c]);
+        long at = union_find(u, fields[c], occ);
+        if (at < 0)
+            return -1;
+        map[c] = (size_t)at;
+    }
+    return 0;
+}
+
 static int csv_gather(const joule_gather_args *a)
 {
     const joule_host *h = a->host;
     const char sep = ",\t;"[a->params[P_SEP].e];
     const int header = a->params[P_HEADER].b;
     const char *path = a->params[a->param].s;
-    uint32_t n = a->n_parts;
-    part_reader *r = calloc(n, sizeof *r);
-    char **names = NULL;       /* the union of the columns, first met first */
-    size_t n_names = 0, names_cap = 0;
-    size_t **map = calloc(n, sizeof *map); /* part column -> union column */
-    size_t *n_cols = calloc(n, sizeof *n_cols);
-    char **fields = NULL;
-    size_t fields_cap = 0;
-    int rc = JOULE_ERROR, same = 1;
+    const uint32_t n = a->n_parts;
+    part_reader r = {NULL, NULL, 0, 0};
+    col_union u;
+    memset(&u, 0, sizeof u);
+    char **fields = NULL, **row = NULL;
+    size_t fields_cap = 0, row_cap = 0, *map = NULL, map_cap = 0;
+    int rc = JOULE_ERROR;
     int dup_fd = dup(a->out);
     FILE *out = dup_fd >= 0 ? fdopen(dup_fd, "w") : NULL;
-    if (!r || !map || !n_cols || !out) {
-        h->error(h, "out of memory");
-        if (!out && dup_fd >= 0)
+    if (!out) {
+        if (dup_fd >= 0)
             close(dup_fd);
-        goto done;
+        h->error(h, "%s: cannot write: %s", path, strerror(errno));
+        return JOULE_ERROR;
     }
     setvbuf(out, NULL, _IOFBF, 1 << 16);
-    for (uint32_t i = 0; i < n; i++) {
-        int fd = dup(a->parts[i]);
-        r[i].f = fd >= 0 ? fdopen(fd, "r") : NULL;
-        if (!r[i].f) {
-            if (fd >= 0)
-                close(fd);
-            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
-            goto done;
-        }
-    }
+    /* The header: every part's columns, first met first. Parts are read
+     * one at a time (there may be more inputs than descriptors). */
+    const char *label = "file";
     if (header) {
-        /* every part's header: the union of their columns */
         for (uint32_t i = 0; i < n; i++) {
-            if (!part_next(&r[i]))
-                continue; /* an empty part: no header, no rows */
-            size_t k = 1;
-            for (const char *q = r[i].line; (q = strchr(q, sep)); q++)
-                k++;
-            if (jp_grow((void **)&fields, &fields_cap, k, sizeof *fields)) {
-                h->error(h, "out of memory");
+            if (part_open(a, i, &r))
                 goto done;
-            }
-            split_fields(r[i].line, sep, fields, k);
-            n_cols[i] = k;
-            map[i] = malloc(k * sizeof **map);
-            if (!map[i]) {
-                h->error(h, "out of memory");
-                goto done;
-            }
-            for (size_t c = 0; c < k; c++) {
-                size_t u = 0;
-                while (u < n_names && strcmp(names[u], fields[c]))
-                    u++;
-                if (u == n_names) {
-                    char *nm = jp_strdup(fields[c]);
-                    if (!nm || jp_grow((void **)&names, &names_cap, n_names + 1, sizeof *names)) {
-                        free(nm);
-                        h->error(h, "out of memory");
-                        goto done;
-                    }
-                    names[n_names++] = nm;
-                }
-                map[i][c] = u;
-                same &= u == c;
-            }
-        }
-        for (uint32_t i = 0; i < n; i++)
-            same &= !map[i] || n_cols[i] == n_names;
-        fputs("file", out);
-        for (size_t u = 0; u < n_names; u++) {
-            fputc(sep, out);
-            fputs(names[u], out);
-        }
-        fputc('\n', out);
-    }
-    char **row = NULL;
-    size_t row_cap = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (header && !map[i])
-            continue;
-        while (part_next(&r[i])) {
-            put_label(out, a->labels[i], sep);
-            if (!header || same) {
-                fputc(sep, out);
-                fwrite(r[i].line, 1, (size_t)r[i].len, out);
-            } else {
-                /* columns of another input's layout: place each by name */
-                if (jp_grow((void **)&row, &row_cap, n_names, sizeof *row) ||
-                    jp_grow((void **)&fields, &fields_cap, n_cols[i], sizeof *fields)) {
-                    free(row);
+            if (part_next(&r)) {
+                size_t k = count_fields(r.line, sep);
+                if (jp_grow((void **)&fields, &fields_cap, k, sizeof *fields) ||
+                    jp_grow((void **)&map, &map_cap, k, sizeof *map)) {
                     h->error(h, "out of memory");
                     goto done;
                 }
-                for (size_t u = 0; u < n_names; u++)
-                    row[u] = "";
-                size_t k = split_fields(r[i].line, sep, fields, n_cols[i]);
-                for (size_t c = 0; c < k && c < n_cols[i]; c++)
-                    row[map[i][c]] = fields[c];
-                for (size_t u = 0; u < n_names; u++) {
+                split_fields(r.line, sep, fields, k);
+                if (map_header(&u, fields, k, map)) {
+                    h->error(h, "out of memory");
+                    goto done;
+                }
+            }
+            if (part_close(a, i, &r))
+                goto done;
+        }
+        /* the input's column must not take a name the stream uses */
+        static const char *const labels[] = {"file", "input", "input_file", "joule_input"};
+        for (size_t l = 0; l < sizeof labels / sizeof *labels; l++) {
+            label = labels[l];
+            size_t c = 0;
+            while (c < u.n && strcmp(u.names[c], label))
+                c++;
+            if (c == u.n)
+                break;
+        }
+        fputs(label, out);
+        for (size_t c = 0; c < u.n; c++) {
+            fputc(sep, out);
+            fputs(u.names[c], out);
+        }
+        fputc('\n', out);
+    }
+    /* The rows, each part's columns placed by name. */
+    for (uint32_t i = 0; i < n; i++) {
+        if (part_open(a, i, &r))
+            goto done;
+        size_t k = 0;
+        int same = 1;
+        if (header && part_next(&r)) {
+            k = count_fields(r.line, sep);
+            if (jp_grow((void **)&fields, &fields_cap, k, sizeof *fields) ||
+                jp_grow((void **)&map, &map_cap, k, sizeof *map) ||
+                jp_grow((void **)&row, &row_cap, u.n ? u.n : 1, sizeof *row)) {
+                h->error(h, "out of memory");
+                goto done;
+            }
+            split_fields(r.line, sep, fields, k);
+            if (map_header(&u, fields, k, map)) { /* finds every name: added above */
+                h->error(h, "out of memory");
+                goto done;
+            }
+            same = k == u.n;
+            for (size_t c = 0; c < k && same; c++)
+                same = map[c] == c;
+        }
+        while (part_next(&r)) {
+            put_label(out, a->labels[i], sep);
+            if (!header || same) {
+                fputc(sep, out);
+                fwrite(r.line, 1, (size_t)r.len, out);
+            } else {
+                for (size_t c = 0; c < u.n; c++)
+                    row[c] = "";
+                size_t got = split_fields(r.line, sep, fields, k);
+                for (size_t c = 0; c < got; c++)
+                    row[map[c]] = fields[c];
+                for (size_t c = 0; c < u.n; c++) {
                     fputc(sep, out);
-                    fputs(row[u], out);
+                    fputs(row[c], out);
                 }
             }
             fputc('\n', out);
         }
-        if (ferror(r[i].f)) {
-            free(row);
-            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
+        if (part_close(a, i, &r))
             goto done;
-        }
     }
-    free(row);
     rc = JOULE_OK;
 done:
-    if (out) {
+    if (r.f)
+        fclose(r.f);
+    free(r.line);
+    {
         int bad = fflush(out) != 0 || ferror(out);
         int err = errno;
         bad |= fclose(out) != 0;
@@ -461,20 +590,10 @@ done:
             rc = JOULE_ERROR;
         }
     }
-    for (uint32_t i = 0; r && i < n; i++) {
-        if (r[i].f)
-            fclose(r[i].f);
-        free(r[i].line);
-        if (map)
-            free(map[i]);
-    }
-    for (size_t u = 0; u < n_names; u++)
-        free(names[u]);
-    free(names);
+    union_free(&u);
     free(fields);
+    free(row);
     free(map);
-    free(n_cols);
-    free(r);
     return rc;
 }
 

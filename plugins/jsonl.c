@@ -45,6 +45,25 @@ typedef struct jsonl {
     size_t line_cap;
 } jsonl;
 
+/* The length of the valid UTF-8 sequence at s, or 0 when it is not one
+ * (a stray byte, an overlong form, a surrogate, past U+10FFFF). */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* "name": as a JSON string and a colon. Column names are plain ASCII;
+ * input names are whatever the file system holds: a byte that is not
+ * UTF-8 becomes U+FFFD, so that every line stays valid JSON. */
 static char *json_key(const char *name)
 {
     size_t n = strlen(name);
@@ -53,14 +72,21 @@ static char *json_key(const char *name)
         return NULL;
     char *p = k;
     *p++ = '"';
-    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+    for (const unsigned char *s = (const unsigned char *)name; *s;) {
+        size_t len = utf8_len(s);
         if (*s == '"' || *s == '\\') {
             *p++ = '\\';
-            *p++ = (char)*s;
+            *p++ = (char)*s++;
         } else if (*s < 0x20) {
-            p += sprintf(p, "\\u%04x", *s);
+            p += sprintf(p, "\\u%04x", *s++);
+        } else if (len == 0) {
+            memcpy(p, "\\ufffd", 6);
+            p += 6;
+            s++;
         } else {
-            *p++ = (char)*s;
+            memcpy(p, s, len);
+            p += len;
+            s += len;
         }
     }
     *p++ = '"';
@@ -190,32 +216,64 @@ static void jsonl_close(void *self)
 }
 
 /* One file for the run (a path naming no part of the input): each line
- * of each input's part, with a "file" member first, the input as given. */
+ * of each input's part, with the input first, under "file" (or, when the
+ * stream has a column of that name, the first of "input", "input_file",
+ * "joule_input" it does not have: a repeated key would lose one). Parts
+ * are read one at a time. */
 static int jsonl_gather(const joule_gather_args *a)
 {
     const joule_host *h = a->host;
     const char *path = a->params[a->param].s;
     int rc = JOULE_OK;
-    int dup_fd = dup(a->out);
+    char *line = NULL;
+    size_t cap = 0;
+    /* the key: a name no part's rows use (a row's first line has them all) */
+    static const char *const keys[] = {"file", "input", "input_file", "joule_input"};
+    int taken[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < a->n_parts && rc == JOULE_OK; i++) {
+        int fd = a->open_part(a, i);
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+        if (!f) {
+            if (fd >= 0) {
+                h->error(h, "cannot read the part for %s: %s", a->labels[i], strerror(errno));
+                close(fd);
+            }
+            rc = JOULE_ERROR;
+            break;
+        }
+        if (getline(&line, &cap, f) > 0)
+            for (size_t k = 0; k < 4; k++) {
+                char quoted[32];
+                snprintf(quoted, sizeof quoted, "\"%s\":", keys[k]);
+                taken[k] |= strstr(line, quoted) != NULL;
+            }
+        fclose(f);
+    }
+    size_t key = 0;
+    while (key < 3 && taken[key])
+        key++;
+    int dup_fd = rc == JOULE_OK ? dup(a->out) : -1;
     FILE *out = dup_fd >= 0 ? fdopen(dup_fd, "w") : NULL;
-    if (!out) {
+    if (rc == JOULE_OK && !out) {
         if (dup_fd >= 0)
             close(dup_fd);
         h->error(h, "%s: cannot write: %s", path, strerror(errno));
-        return JOULE_ERROR;
+        rc = JOULE_ERROR;
     }
-    setvbuf(out, NULL, _IOFBF, 1 << 16);
-    char *line = NULL;
-    size_t cap = 0;
+    if (out)
+        setvbuf(out, NULL, _IOFBF, 1 << 16);
     for (uint32_t i = 0; i < a->n_parts && rc == JOULE_OK; i++) {
-        char *key = json_key(a->labels[i]); /* escaped the same way as a name */
-        int fd = dup(a->parts[i]);
+        char *label = json_key(a->labels[i]); /* escaped the same way as a name */
+        int fd = label ? a->open_part(a, i) : -1;
         FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-        if (!key || !f) {
-            if (!f && fd >= 0)
+        if (!f) {
+            if (!label)
+                h->error(h, "out of memory");
+            else if (fd >= 0) {
+                h->error(h, "cannot read the part for %s: %s", a->labels[i], strerror(errno));
                 close(fd);
-            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], key ? strerror(errno) : "out of memory");
-            free(key);
+            }
+            free(label);
             rc = JOULE_ERROR;
             break;
         }
@@ -226,26 +284,28 @@ static int jsonl_gather(const joule_gather_args *a)
                 rc = JOULE_ERROR;
                 break;
             }
-            fputs("{\"file\":", out);
-            fwrite(key, 1, strlen(key) - 1, out); /* json_key ends in ':' */
+            fprintf(out, "{\"%s\":", keys[key]);
+            fwrite(label, 1, strlen(label) - 1, out); /* json_key ends in ':' */
             if (len > 1 && line[1] != '}')
                 fputc(',', out);
             fwrite(line + 1, 1, (size_t)len - 1, out);
         }
         if (rc == JOULE_OK && ferror(f)) {
-            h->error(h, "%s: cannot read the part for %s: %s", path, a->labels[i], strerror(errno));
+            h->error(h, "cannot read the part for %s: %s", a->labels[i], strerror(errno));
             rc = JOULE_ERROR;
         }
         fclose(f);
-        free(key);
+        free(label);
     }
     free(line);
-    int bad = fflush(out) != 0 || ferror(out);
-    int err = errno;
-    bad |= fclose(out) != 0;
-    if (bad && rc == JOULE_OK) {
-        h->error(h, "%s: write failed: %s", path, strerror(err ? err : EIO));
-        rc = JOULE_ERROR;
+    if (out) {
+        int bad = fflush(out) != 0 || ferror(out);
+        int err = errno;
+        bad |= fclose(out) != 0;
+        if (bad && rc == JOULE_OK) {
+            h->error(h, "%s: write failed: %s", path, strerror(err ? err : EIO));
+            rc = JOULE_ERROR;
+        }
     }
     return rc;
 }

@@ -198,14 +198,14 @@ END_TEST
 START_TEST(test_precision)
 {
     enter();
-    tu_write_file(tu_path("p.csv"), "t,x\n0,-23.456789\n1,3.2e-13\n2,1234567\n3,-0.0004\n");
+    tu_write_file(tu_path("p.csv"), "t,x\n0,-23.456789\n1,3.2e-13\n2,1234567\n3,-0.0004\n4,-0\n");
     ck_assert_int_eq(tu_joule("run '%s' p.csv -o o1", graph("csv", "{stem}.out.csv", "precision = 3\n")), 0);
     char *t = tu_read_file(tu_path("o1/p.out.csv"));
-    ck_assert_str_eq(t, "time,x\n0,-23.5\n1,3.2e-13\n2,1.23e+06\n3,-0.0004\n");
+    ck_assert_str_eq(t, "time,x\n0,-23.5\n1,3.2e-13\n2,1.23e+06\n3,-0.0004\n4,-0\n");
     free(t);
     ck_assert_int_eq(tu_joule("run '%s' p.csv -o o2", graph("csv", "{stem}.out.csv", "decimals = 3\n")), 0);
     t = tu_read_file(tu_path("o2/p.out.csv"));
-    ck_assert_str_eq(t, "time,x\n0,-23.457\n1,0\n2,1234567\n3,0\n");
+    ck_assert_str_eq(t, "time,x\n0,-23.457\n1,0\n2,1234567\n3,0\n4,0\n");
     free(t);
     ck_assert_int_eq(tu_joule("run '%s' p.csv -o o3", graph("csv", "{stem}.out.csv", "precision = 0\n")), 2);
     /* columns: chosen and ordered; a name the stream lacks is an error
@@ -219,6 +219,79 @@ START_TEST(test_precision)
     ck_assert_int_eq(tu_joule("run '%s' q.csv -o o5", graph("csv", "{stem}.out.csv", "columns = x, z\n")), 1);
     ck_assert_msg(strstr(tu_stderr(), "no column 'z' (it has: x, y)"), "%s", tu_stderr());
     ck_assert_int_eq(tu_exists(tu_path("o5/q.out.csv")), 0);
+    ck_assert_int_eq(tu_joule("run '%s' q.csv -o o6", graph("csv", "{stem}.out.csv", "columns = y, x, y\n")), 1);
+    ck_assert_msg(strstr(tu_stderr(), "'y' is named twice"), "%s", tu_stderr());
+}
+END_TEST
+
+/* More inputs than the process has descriptors: parts are read one at
+ * a time. */
+START_TEST(test_many_inputs)
+{
+    enter();
+    char list[8192] = "";
+    size_t used = 0;
+    for (int i = 0; i < 150; i++) {
+        char name[32], text[64];
+        snprintf(name, sizeof name, "m%03d.csv", i);
+        snprintf(text, sizeof text, "t,x\n0,%d\n1,%d\n", i, -i);
+        tu_write_file(tu_path(name), text);
+        used += (size_t)snprintf(list + used, sizeof list - used, " %s", name);
+    }
+    graph("csv", "all.csv", NULL);
+    graph("jsonl", "all.jsonl", NULL);
+    tu_write_file(tu_path("g2.ini"), "[in]\nplugin = sensor\n[c]\nplugin = csv\ninput = in\npath = all.csv\n"
+                                     "[j]\nplugin = jsonl\ninput = in\npath = all.jsonl\n");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "ulimit -n 64 && %s run '%s' %s -o out -j 1 2>err.txt", getenv("JOULE"),
+             tu_path("g2.ini"), list);
+    int st = system(cmd);
+    char *err = tu_read_file(tu_path("err.txt"));
+    ck_assert_msg(st == 0, "%s", err);
+    free(err);
+    char *t = tu_read_file(tu_path("out/all.csv"));
+    size_t lines = 0;
+    for (const char *p = t; *p; p++)
+        lines += *p == '\n';
+    ck_assert_uint_eq(lines, 1 + 2 * 150);
+    ck_assert_ptr_nonnull(strstr(t, "\nm149.csv,1,-149\n"));
+    free(t);
+    t = tu_read_file(tu_path("out/all.jsonl"));
+    ck_assert_ptr_nonnull(strstr(t, "{\"file\":\"m149.csv\",\"time\":1,\"x\":-149}\n"));
+    free(t);
+}
+END_TEST
+
+/* Names that would collide: a column called like the time column is kept
+ * as a column of its own; a column called "file" leaves the input's
+ * column another name; a file name that is not UTF-8 stays valid JSON. */
+START_TEST(test_names)
+{
+    enter();
+    tu_write_file(tu_path("tt.csv"), "t,time\n0,5\n1,6\n");
+    ck_assert_int_eq(tu_joule("run '%s' tt.csv tt.csv -o o1 --set in.time=t", graph("csv", "all.csv", NULL)), 0);
+    char *t = tu_read_file(tu_path("o1/all.csv"));
+    ck_assert_str_eq(t, "file,time,time\ntt.csv,0,5\ntt.csv,1,6\ntt.csv,0,5\ntt.csv,1,6\n");
+    free(t);
+    tu_write_file(tu_path("ff.csv"), "t,file\n0,1\n1,2\n");
+    ck_assert_int_eq(tu_joule("run '%s' ff.csv -o o2", graph("csv", "all.csv", NULL)), 0);
+    t = tu_read_file(tu_path("o2/all.csv"));
+    ck_assert_str_eq(t, "input,time,file\nff.csv,0,1\nff.csv,1,2\n");
+    free(t);
+    ck_assert_int_eq(tu_joule("run '%s' ff.csv -o o3", graph("jsonl", "all.jsonl", NULL)), 0);
+    t = tu_read_file(tu_path("o3/all.jsonl"));
+    ck_assert_str_eq(t, "{\"input\":\"ff.csv\",\"time\":0,\"file\":1}\n{\"input\":\"ff.csv\",\"time\":1,\"file\":2}\n");
+    free(t);
+    tu_write_file(tu_path("n\xff\xc3\xa9.csv"), "t,x\n0,1\n1,2\n");
+    ck_assert_int_eq(tu_joule("run '%s' 'n\xff\xc3\xa9.csv' -o o4 --report rep.json", graph("jsonl", "all.jsonl", NULL)),
+                     0);
+    t = tu_read_file(tu_path("o4/all.jsonl"));
+    ck_assert_str_eq(t, "{\"file\":\"n\\ufffd\xc3\xa9.csv\",\"time\":0,\"x\":1}\n"
+                        "{\"file\":\"n\\ufffd\xc3\xa9.csv\",\"time\":1,\"x\":2}\n");
+    free(t);
+    t = tu_read_file(tu_path("rep.json"));
+    ck_assert_ptr_nonnull(strstr(t, "{\"file\": \"n\\ufffd\xc3\xa9.csv\", \"status\": \"ok\""));
+    free(t);
 }
 END_TEST
 
@@ -245,6 +318,8 @@ static Suite *tables_suite(void)
     tcase_add_test(tc, test_jsonl);
     tcase_add_test(tc, test_refused);
     tcase_add_test(tc, test_precision);
+    tcase_add_test(tc, test_many_inputs);
+    tcase_add_test(tc, test_names);
     tcase_add_test(tc, test_invariance);
     suite_add_tcase(s, tc);
     return s;

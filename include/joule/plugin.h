@@ -301,7 +301,8 @@ typedef struct joule_open_args {
 
 /* What a sink's gather receives (see joule_descriptor.gather). Belongs to
  * the host; valid during the call. */
-typedef struct joule_gather_args {
+typedef struct joule_gather_args joule_gather_args;
+struct joule_gather_args {
     uint32_t struct_size;        /* sizeof (joule_gather_args) in the host   */
     const joule_host *host;      /* log, error, lock; open_output fails     */
     const char *node;            /* the node's name in the graph              */
@@ -312,11 +313,17 @@ typedef struct joule_gather_args {
     uint32_t n_parts;            /* inputs that succeeded, at least one      */
     const char *const *labels;   /* each part's input as given on the
                                     command line, in command-line order      */
-    const int *parts;            /* read-only descriptors of the files the
-                                    sink wrote for those inputs, at offset 0 */
+    /* Open part i (0 .. n_parts-1), the file the sink wrote for input
+     * labels[i]: a descriptor open for reading at its start, which gather
+     * closes. Open parts one or two at a time, not all at once: a run may
+     * have more inputs than the process has descriptors. Returns -1 with
+     * the message set (as host->error) when it cannot be opened, or when
+     * the run was interrupted: gather then returns JOULE_ERROR. */
+    int (*open_part)(const joule_gather_args *args, uint32_t i);
     int out;                     /* write the whole table here; the host
                                     syncs it, puts it in place and closes it */
-} joule_gather_args;
+    void *host_data;             /* the host's own                           */
+};
 
 typedef struct joule_descriptor joule_descriptor;
 struct joule_descriptor {

@@ -131,17 +131,39 @@ int joule_report_print(const joule_report *r, void *file)
     return ferror(f) ? JOULE_E_IO : 0;
 }
 
-static void json_str(FILE *f, const char *s)
+/* The length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* A JSON string. File names are whatever the file system holds: a byte
+ * that is not UTF-8 is written as U+FFFD, so that the report stays JSON. */
+static void json_str(FILE *f, const char *str)
 {
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+    for (const unsigned char *s = (const unsigned char *)str; *s;) {
+        size_t len = utf8_len(s);
+        if (*s == '"' || *s == '\\') {
+            fprintf(f, "\\%c", *s++);
+        } else if (*s < 0x20) {
+            fprintf(f, "\\u%04x", *s++);
+        } else if (!len) {
+            fputs("\\ufffd", f);
+            s++;
+        } else {
+            fwrite(s, 1, len, f);
+            s += len;
+        }
     }
     fputc('"', f);
 }

@@ -5,6 +5,7 @@
 #include "locks.h"
 #include "outputs.h"
 #include "pathtpl.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <errno.h>
@@ -59,6 +60,8 @@ const char *jl_tables_part(const jl_tables *t, size_t node, uint32_t param, size
 typedef struct gather_ctx {
     const jl_node *node;
     char *error;
+    const char **parts;  /* the parts' paths, as the plugin numbers them */
+    const char **inputs;
 } gather_ctx;
 
 static void g_log(const joule_host *h, int level, const char *fmt, ...)
@@ -106,6 +109,26 @@ static int g_open_output(const joule_host *h, const char *path)
     return -1;
 }
 
+static int g_open_part(const joule_gather_args *a, uint32_t i)
+{
+    gather_ctx *c = a->host_data;
+    if (jl_interrupted()) {
+        g_error(a->host, "interrupted");
+        return -1;
+    }
+    if (i >= a->n_parts) {
+        g_error(a->host, "asked for part %u of %u", i, a->n_parts);
+        return -1;
+    }
+    int fd = open(c->parts[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        char *in = jl_escape(c->inputs[i]);
+        g_error(a->host, "cannot open the part written for %s: %s", in, strerror(errno));
+        free(in);
+    }
+    return fd;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writing the tables                                                        */
 
@@ -122,23 +145,15 @@ static int write_one(const jl_table *tb, const joule_graph *g, const char *const
         n_parts += ok[f] != 0;
     if (!n_parts)
         return 0; /* nothing to gather: an older table stays as it was */
-    int *fds = jl_malloc(n_parts * sizeof *fds);
+    const char **parts = jl_malloc(n_parts * sizeof *parts);
     const char **labels = jl_malloc(n_parts * sizeof *labels);
     size_t k = 0;
     int rc = 0;
-    for (size_t f = 0; f < n_files && !rc; f++) {
-        if (!ok[f])
-            continue;
-        fds[k] = open(tb->parts[f], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fds[k] < 0) {
-            char *in = jl_escape(files[f]);
-            *msg = jl_printf("the part written for %s is missing (%s)", in, strerror(errno));
-            free(in);
-            rc = -1;
-            break;
+    for (size_t f = 0; f < n_files; f++)
+        if (ok[f]) {
+            parts[k] = tb->parts[f];
+            labels[k++] = files[f];
         }
-        labels[k++] = files[f];
-    }
     int out = -1;
     if (!rc) {
         out = jl_tmp_create(tb->path, &o->tmp, msg);
@@ -149,7 +164,7 @@ static int write_one(const jl_table *tb, const joule_graph *g, const char *const
         for (uint32_t p = 0; p < d->n_params; p++)
             values[p] = n->values[p];
         values[tb->param].s = tb->path;
-        gather_ctx ctx = {n, NULL};
+        gather_ctx ctx = {n, NULL, parts, labels};
         joule_host host;
         memset(&host, 0, sizeof host);
         host.abi_version = JOULE_ABI_VERSION;
@@ -169,8 +184,9 @@ static int write_one(const jl_table *tb, const joule_graph *g, const char *const
         a.param = tb->param;
         a.n_parts = (uint32_t)n_parts;
         a.labels = labels;
-        a.parts = fds;
+        a.open_part = g_open_part;
         a.out = out;
+        a.host_data = &ctx;
         if (jl_desc_gather(d)(&a) != JOULE_OK) {
             char *why = jl_escape(ctx.error ? ctx.error : "failed (the plugin gave no reason)");
             *msg = jl_printf("node '%s' (%s %s): gathering the table: %s", n->name, d->name, d->version, why);
@@ -186,9 +202,7 @@ static int write_one(const jl_table *tb, const joule_graph *g, const char *const
             rc = -1;
         }
     }
-    for (size_t i = 0; i < k; i++)
-        close(fds[i]);
-    free(fds);
+    free(parts);
     free(labels);
     return rc;
 }
@@ -203,9 +217,14 @@ int jl_tables_write(const jl_tables *t, const joule_graph *g, const char *const 
      * as it was. */
     jl_outfile *o = jl_calloc(t->n, sizeof *o);
     int rc = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < t->n && !rc; i++) {
         char *msg = NULL;
         if (write_one(&t->v[i], g, files, ok, t->n_files, &o[i], &msg)) {
+            if (jl_interrupted()) {
+                free(msg);
+                rc = JOULE_E_INTERRUPTED;
+                break;
+            }
             char *p = jl_escape(t->v[i].path);
             char *line = msg && !strncmp(msg, p, strlen(p)) ? jl_strdup(msg) : jl_printf("%s: %s", p, msg ? msg : "");
             say(user, line);
@@ -215,7 +234,10 @@ int jl_tables_write(const jl_tables *t, const joule_graph *g, const char *const 
         }
         free(msg);
     }
-    if (!rc) {
+    if (!rc && jl_interrupted()) {
+        rc = JOULE_E_INTERRUPTED; /* as if the run had stopped a moment sooner */
+        jl_outputs_discard(o, t->n);
+    } else if (!rc) {
         char *msg = NULL;
         if (jl_outputs_place(o, t->n, &msg)) {
             say(user, msg);
