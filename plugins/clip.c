@@ -60,7 +60,10 @@
  * content near Nyquist), so that a sine peaking just below full scale
  * does not read over it; the 4x grid itself can miss a crest by up to
  * 0.69 dB at 0.5 × the rate (cos(π/8)). Samples outside the input, and
- * non-finite samples, are taken as 0. over_0dbtp_c counts the points
+ * non-finite samples, are taken as 0 by the interpolation; the true peak
+ * is never below the sample peak (an infinite sample makes both +inf).
+ * NaN samples are not audio: never clipped, not a peak, and they end a
+ * run. over_0dbtp_c counts the points
  * (samples included) whose |y|, in float, is above 1.0, so a flat run at
  * exactly 1.0 is not an over while the ringing at its edges (13.7 %
  * above it, band-limited) is. This is not libebur128's filter (49 taps,
@@ -459,7 +462,10 @@ static int clip_finish(void *self, joule_buffer *out)
             row[(size_t)S_LONGEST * nch + c] = (float)ch->longest;
             row[(size_t)S_SAMPLE_PEAK * nch + c] = (float)to_db(ch->speak);
             if (k->true_peak) {
-                row[(size_t)S_TRUE_PEAK * nch + c] = (float)to_db(jtp_channel_peak(&k->tp, c));
+                /* the samples are points too: an infinite one (which the
+                 * interpolation takes as 0) still makes the peak +inf */
+                double tp = jtp_channel_peak(&k->tp, c);
+                row[(size_t)S_TRUE_PEAK * nch + c] = (float)to_db(ch->speak > tp ? ch->speak : tp);
                 row[(size_t)S_OVERS * nch + c] = (float)jtp_overs(&k->tp, c);
             }
         }

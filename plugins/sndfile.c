@@ -333,6 +333,14 @@ static int check_lengths(source *s, const joule_host *h)
      * make sense of (a writer that never filled in its sizes) would read as
      * an empty file: that is a broken file, not silence. */
     const char *warn = strstr(log, "*** ");
+    long long whole = 0;
+    if (s->info.frames == 0 && strstr(log, "returned short count") && s->size >= 0 &&
+        !header_cut_short(s->path, &whole)) {
+        /* a whole header whose audio chunk holds nothing: not damaged,
+         * but nothing to analyse either */
+        h->error(h, "%s: has no audio: its header is whole and gives 0 frames", s->path);
+        return -1;
+    }
     if (s->info.frames == 0 && strstr(log, "returned short count")) {
         /* the header ended before the audio did begin (libsndfile opens
          * that as a file of no audio when the 'data' tag made it) */

@@ -334,9 +334,10 @@ START_TEST(test_nan)
     for (size_t i = 0; i < n; i++)
         x[i] = NAN;
     run_and_count(x, n, 1, GRAPH(""), -0.01, 3, 65536);
-    /* the true peak takes NaN and ±inf as 0: the same figures as the
+    /* the interpolation takes NaN and ±inf as 0: the same overs as the
      * same samples with zeros there (a sine near full scale, so that the
-     * gaps ring over it) */
+     * gaps ring over it); but the true peak is never below the sample
+     * peak, which an infinite sample makes +inf */
     float *z = calloc(2 * n, sizeof *z);
     for (size_t i = 0; i < n; i++) {
         x[i] = (float)(0.99 * sin(2 * M_PI * (double)i / 8));
@@ -348,6 +349,17 @@ START_TEST(test_nan)
     x[20] = x[21] = x[60] = 0.0f;
     for (size_t i = 0; i < n; i++)
         z[2 * i] = x[i];
+    tu_write_wav(tu_path("bad.wav"), RATE, 2, n, z, 0);
+    run(tu_path("bad.wav"), "bad", GRAPH("true_peak = true"), &e, &s);
+    ck_assert(isinf(at(&s, 0, "sample_peak_ch1")) && at(&s, 0, "sample_peak_ch1") > 0);
+    ck_assert(isinf(at(&s, 0, "true_peak_ch1")) && at(&s, 0, "true_peak_ch1") > 0);
+    ck_assert(isfinite(at(&s, 0, "true_peak_ch0")));
+    ck_assert_double_eq(at(&s, 0, "over_0dbtp_ch1"), at(&s, 0, "over_0dbtp_ch0"));
+    tu_csv_free(&e);
+    tu_csv_free(&s);
+    /* without the infinities, NaN alone: the same true peak as zeros */
+    z[2 * 21 + 1] = 0.0f;
+    z[2 * 60 + 1] = 0.0f;
     tu_write_wav(tu_path("bad.wav"), RATE, 2, n, z, 0);
     run(tu_path("bad.wav"), "bad", GRAPH("true_peak = true"), &e, &s);
     ck_assert(isfinite(at(&s, 0, "true_peak_ch1")));

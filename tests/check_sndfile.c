@@ -237,6 +237,10 @@ START_TEST(not_files)
     expect_path("/dev/zero", "is a character device, not an audio file");
     tu_write_file(tu_path("empty.wav"), "");
     expect("empty.wav", "is empty (0 bytes)");
+    /* a whole header over an empty audio chunk: not truncated, just empty */
+    unsigned char h[44];
+    wav_header(h, 1, 1, 8000, 16, 0);
+    expect_bytes("noaudio.wav", h, sizeof h, "has no audio: its header is whole and gives 0 frames");
 }
 END_TEST
 
