@@ -238,9 +238,21 @@ static int parse_bands(const char *s, double **edges, size_t *n, char *msg, size
         snprintf(msg, msz, "out of memory");
         return -1;
     }
+    size_t listed = 1;
+    for (const char *c = s; *c; c++)
+        listed += *c == ',';
+    if (listed != k) {
+        snprintf(msg, msz, "bands: an empty item in the list '%s'", s);
+        goto fail;
+    }
     for (size_t i = 0; i < k; i++) {
         char *end;
         e[i] = strtod(items[i], &end);
+        if (end != items[i] && !*end && isfinite(e[i]) && e[i] > 1e9) {
+            /* sample rates stop at 1 GHz (the sndfile source's limit) */
+            snprintf(msg, msz, "bands: edge %s Hz is above any rate's Nyquist frequency (at most 1e9 Hz)", items[i]);
+            goto fail;
+        }
         if (end == items[i] || *end || !isfinite(e[i]) || e[i] < 0) {
             snprintf(msg, msz, "bands: '%s' is neither octave, third nor a frequency in Hz (>= 0)", items[i]);
             goto fail;
@@ -514,7 +526,7 @@ static int make_bands(spectral *s, const char *spec, const char *node)
             band_bins(s, b, i + 1 == s->nbands);
             if (b->k0 == b->k1)
                 h->log(h, JOULE_LOG_WARN,
-                       "%s: band %g-%g Hz holds no bin of the spectrum (bins are %g Hz apart): its level is NaN",
+                       "%s: band %.10g-%.10g Hz holds no bin of the spectrum (bins are %g Hz apart): its level is NaN",
                        node, b->lo, b->hi, s->freq[s->nbins - 1] - s->freq[s->nbins - 2]);
         }
         free(edges);

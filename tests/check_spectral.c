@@ -795,6 +795,10 @@ START_TEST(test_refuses)
     ck_assert_msg(strstr(tu_stderr(), "loudness"), "message: %s", tu_stderr());
     ck_assert_int_ne(run_chain(x, 2048, 1, 8000, "", "bands = 100, 50"), 0);
     ck_assert_msg(strstr(tu_stderr(), "increase"), "message: %s", tu_stderr());
+    ck_assert_int_eq(run_chain(x, 2048, 1, 8000, "", "bands = 0, , 500"), 2);
+    ck_assert_msg(strstr(tu_stderr(), "an empty item"), "message: %s", tu_stderr());
+    ck_assert_int_eq(run_chain(x, 2048, 1, 8000, "", "bands = 0, 1e300"), 2);
+    ck_assert_msg(strstr(tu_stderr(), "above any rate's Nyquist"), "message: %s", tu_stderr());
 }
 END_TEST
 
