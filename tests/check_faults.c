@@ -41,19 +41,6 @@ static void make_inputs(void)
     free(x);
 }
 
-static int count_tmps(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += !strncmp(e->d_name, ".joule-", 7);
-    closedir(d);
-    return n;
-}
-
 /* The graph: sndfile -> t_bad(fault, where) -> csv, into folder `out`. */
 static void bad_graph(const char *fault, const char *where)
 {
@@ -90,7 +77,7 @@ static void others_intact(const char *out)
     ck_assert_msg(tu_same_bytes(a, b), "%s differs from the reference", a);
     snprintf(a, sizeof a, "%s/b.csv", tu_path(out));
     ck_assert_msg(!tu_exists(a), "%s exists", a);
-    ck_assert_int_eq(count_tmps(tu_path(out)), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path(out)), 0);
 }
 
 /* One fault: exit 1, the message, the others intact. */
@@ -257,7 +244,7 @@ START_TEST(test_signal_fifo)
     ck_assert_int_eq(wait_status(pid, &took, t0), 130);
     ck_assert_msg(took < 1.0, "took %.2f s to stop", took);
     ck_assert(!tu_exists(tu_path("ff/fifo.csv")));
-    ck_assert_int_eq(count_tmps(tu_path("ff")), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path("ff")), 0);
 }
 END_TEST
 

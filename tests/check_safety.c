@@ -47,20 +47,6 @@ static const char *energy_graph(const char *path)
     return g;
 }
 
-/* Temporaries joule left in `dir`. */
-static int count_tmps(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += !strncmp(e->d_name, ".joule-", 7);
-    closedir(d);
-    return n;
-}
-
 static int starts(const char *s, const char *prefix)
 {
     return !strncmp(s, prefix, strlen(prefix));
@@ -74,7 +60,7 @@ static void refused(const char *path, const char *msg)
     int rc = tu_joule("run '%s' '%s' -o '%s'", tu_path("g.ini"), tu_path("a.wav"), tu_tmpdir());
     ck_assert_msg(rc == 2, "path %s: exit %d, stderr: %s", path, rc, tu_stderr());
     ck_assert_msg(strstr(tu_stderr(), msg) != NULL, "path %s: stderr: %s (wanted %s)", path, tu_stderr(), msg);
-    ck_assert_int_eq(count_tmps(tu_tmpdir()), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_tmpdir()), 0);
 }
 
 START_TEST(test_output_is_input)
@@ -191,7 +177,7 @@ START_TEST(test_report)
     t = tu_read_file(tu_path("r.json"));
     ck_assert(t && strstr(t, "\"files\": {\"done\": 1"));
     free(t);
-    ck_assert_int_eq(count_tmps(tu_tmpdir()), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_tmpdir()), 0);
     /* the report itself a link, a FIFO, an input, an output */
     ck_assert_int_eq(symlink(tu_path("victim.txt"), tu_path("rl.json")), 0);
     ck_assert_int_eq(tu_joule("run '%s' '%s' --report '%s'", tu_path("g.ini"), tu_path("a.wav"), tu_path("rl.json")),
@@ -263,9 +249,9 @@ static pid_t slow_run(const char *extra_args)
 /* Wait until the run has made its temporaries (it is then reading). */
 static void wait_tmps(const char *dir, int n)
 {
-    for (int i = 0; i < 2000 && count_tmps(dir) < n; i++)
+    for (int i = 0; i < 2000 && tu_count_tmps(dir) < n; i++)
         usleep(5000);
-    ck_assert_int_ge(count_tmps(dir), n);
+    ck_assert_int_ge(tu_count_tmps(dir), n);
 }
 
 static int wait_exit(pid_t pid)
@@ -292,7 +278,7 @@ START_TEST(test_all_or_nothing)
     char *x = tu_read_file(tu_path("o/x.csv"));
     ck_assert_str_eq(x, "older x\n");
     free(x);
-    ck_assert_int_eq(count_tmps(tu_path("o")), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path("o")), 0);
 }
 END_TEST
 
@@ -323,7 +309,7 @@ START_TEST(test_place_rollback)
     ck_assert_str_eq(t, "old one\n");
     free(t);
     ck_assert(!tu_exists(tu_path("p/two.csv")));
-    ck_assert_int_eq(count_tmps(dir), 0);
+    ck_assert_int_eq(tu_count_tmps(dir), 0);
     jl_outputs_free(v, 3);
 
     /* and when all can be placed, all are */
@@ -340,7 +326,7 @@ START_TEST(test_place_rollback)
         ck_assert_str_eq(t, "new\n");
         free(t);
     }
-    ck_assert_int_eq(count_tmps(dir), 0);
+    ck_assert_int_eq(tu_count_tmps(dir), 0);
     jl_outputs_free(v, 3);
 }
 END_TEST
@@ -371,7 +357,7 @@ START_TEST(test_stale_tmps)
     wait_tmps(tu_path("o"), 2);
     kill(pid, SIGKILL);
     ck_assert_int_eq(wait_exit(pid), 128 + SIGKILL);
-    ck_assert_int_eq(count_tmps(tu_path("o")), 2);
+    ck_assert_int_eq(tu_count_tmps(tu_path("o")), 2);
     /* ... beside someone else's look-alike files, which are never touched:
      * another machine's, and one whose name is not joule's pattern */
     tu_write_file(tu_path("o/.joule-00000000-00000000-1-1-0123456789abcdef.tmp"), "other host\n");
@@ -380,7 +366,7 @@ START_TEST(test_stale_tmps)
     tu_write_file(tu_path("g.ini"), energy_graph("{stem}.csv"));
     ck_assert_int_eq(tu_joule("run '%s' '%s' -o '%s'", tu_path("g.ini"), tu_path("a.wav"), tu_path("o")), 0);
     ck_assert_msg(strstr(tu_stderr(), "removed 2 temporary files left in"), "%s", tu_stderr());
-    ck_assert_int_eq(count_tmps(tu_path("o")), 2);
+    ck_assert_int_eq(tu_count_tmps(tu_path("o")), 2);
     ck_assert(tu_exists(tu_path("o/.joule-00000000-00000000-1-1-0123456789abcdef.tmp")));
     ck_assert(tu_exists(tu_path("o/.joule-notes.tmp")));
 }
@@ -416,7 +402,7 @@ START_TEST(test_input_changes)
     ck_assert_msg(strstr(err, "a.wav: changed while being read"), "%s", err);
     free(err);
     ck_assert(!tu_exists(tu_path("o/x.csv")));
-    ck_assert_int_eq(count_tmps(tu_path("o")), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path("o")), 0);
 }
 END_TEST
 

@@ -13,19 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int count_tmps(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += !strncmp(e->d_name, ".joule-", 7);
-    closedir(d);
-    return n;
-}
-
 /* Inputs are named relative to the test's folder, as a user types them. */
 static void enter(void)
 {
@@ -65,7 +52,7 @@ START_TEST(test_order_and_labels)
                             "\"c,\"\"q\"\".csv\",0,6\n\"c,\"\"q\"\".csv\",1,7\n"
                             "a.csv,0,1\na.csv,1,2\n");
         free(t);
-        ck_assert_int_eq(count_tmps(tu_path("out")), 0);
+        ck_assert_int_eq(tu_count_tmps(tu_path("out")), 0);
     }
     /* one input: the same shape, a table of one */
     ck_assert_int_eq(tu_joule("run '%s' a.csv -o out1", graph("csv", "{node}.csv", "separator = tab\n")), 0);
@@ -116,7 +103,7 @@ START_TEST(test_failed_input)
         ck_assert_msg(bad && strstr(bad, "\"error\": \"bad.csv: node 'in'"), "%s", r);
         ck_assert_ptr_nonnull(strstr(r, "{\"file\": \"b.csv\", \"status\": \"ok\""));
         free(r);
-        ck_assert_int_eq(count_tmps(tu_path("out")), 0);
+        ck_assert_int_eq(tu_count_tmps(tu_path("out")), 0);
     }
 }
 END_TEST
@@ -134,7 +121,7 @@ START_TEST(test_all_failed_keeps_table)
     char *t = tu_read_file(tu_path("out/all.csv"));
     ck_assert_str_eq(t, "an older table\n");
     free(t);
-    ck_assert_int_eq(count_tmps(tu_path("out")), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path("out")), 0);
 }
 END_TEST
 
@@ -155,7 +142,7 @@ START_TEST(test_crash_keeps_finished_parts)
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(t, "file,time,x\na.csv,0,1\na.csv,1,2\n\"c,\"\"q\"\".csv\",0,6\n\"c,\"\"q\"\".csv\",1,7\n");
     free(t);
-    ck_assert_int_eq(count_tmps(tu_path("out")), 0);
+    ck_assert_int_eq(tu_count_tmps(tu_path("out")), 0);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <sndfile.h>
 
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,4 +289,17 @@ char *tu_invariance(const char *graph_arg, const char *inputs_arg, const char *c
     free(graph);
     free(inputs);
     return why;
+}
+
+int tu_count_tmps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += !strncmp(e->d_name, ".joule-", 7);
+    closedir(d);
+    return n;
 }

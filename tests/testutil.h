@@ -27,6 +27,9 @@ int tu_exists(const char *path);
 int tu_joule(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *tu_stderr(void);
 
+/* The temporaries joule left in `dir` (files named .joule-*). */
+int tu_count_tmps(const char *dir);
+
 /* Whole-file byte comparison: 1 if both exist and are identical. */
 int tu_same_bytes(const char *a, const char *b);
 
