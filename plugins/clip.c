@@ -84,7 +84,7 @@
 #include <joule/plugin.h>
 
 #include "truepeak.h"
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

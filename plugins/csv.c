@@ -30,7 +30,7 @@
 #include <joule/plugin.h>
 
 #include "numtext.h"
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <ctype.h>
 #include <errno.h>

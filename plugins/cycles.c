@@ -43,7 +43,7 @@
  * kept as the cycles complete (a few numbers per cycle and column). */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

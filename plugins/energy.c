@@ -20,7 +20,7 @@
  * silence, or the rounding residue a running sum leaves of it. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

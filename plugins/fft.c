@@ -57,7 +57,7 @@
  * library stays loaded even when the host unloads the plugin. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <fftw3.h>
 

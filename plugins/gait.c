@@ -43,7 +43,7 @@
  * (about 0.4 MB per hour of signal, 16 bytes per step). */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

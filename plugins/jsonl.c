@@ -15,7 +15,7 @@
 #include <joule/plugin.h>
 
 #include "numtext.h"
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <errno.h>
 #include <math.h>

@@ -71,7 +71,7 @@
 #include <joule/plugin.h>
 
 #include "truepeak.h"
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <ebur128.h>
 

@@ -85,7 +85,7 @@
 #include <joule/plugin.h>
 
 #include "plot.h"
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

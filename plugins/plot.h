@@ -11,7 +11,7 @@
 #ifndef JOULE_PLOT_H
 #define JOULE_PLOT_H
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <stdint.h>
 

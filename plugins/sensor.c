@@ -67,7 +67,7 @@
  * depend on the file's size. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -40,7 +40,7 @@
  * whose 'COMM' frame count is above what its uncut 'SSND' chunk holds. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <sndfile.h>
 

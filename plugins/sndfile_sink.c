@@ -28,7 +28,7 @@
  * libsndfile writes through the temporary file's descriptor. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <sndfile.h>
 

@@ -79,7 +79,7 @@
  * for flux), so the output does not depend on chunking or threads. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

@@ -66,7 +66,7 @@
  * EMBC 2018 (smoothing, scoring, detection and post-processing stages). */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

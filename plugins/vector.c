@@ -21,7 +21,7 @@
  * declared in place. */
 #include <joule/plugin.h>
 
-#include "util.h"
+#include <joule/plugin-util.h>
 
 #include <math.h>
 #include <stdint.h>

@@ -1,8 +1,24 @@
-/* util.h — small helpers for the shipped plugins: header-only, libc only,
- * so that each plugin stays one self-contained module on the public ABI.
- * Third-party plugins may copy this file. */
-#ifndef JOULE_PLUGINS_UTIL_H
-#define JOULE_PLUGINS_UTIL_H
+/*
+ * joule/plugin-util.h — helpers for plugin authors: header-only, libc only.
+ *
+ * Everything here is static inline and uses nothing of libjoule, so a
+ * plugin that includes it still links nothing but libc (and is built with
+ * joule-plugin.pc, which has no Libs). The shipped plugins use it too.
+ *
+ *   jp_strdup, jp_split, jp_grow     strings, comma lists, growing arrays
+ *   jp_find_col, jp_names_*          column lookup; names built at open
+ *   jp_outfile_*                     an output file written through the
+ *                                    host (host->open_output): placed only
+ *                                    when the whole job succeeded, never
+ *                                    half-written, never over an input
+ *
+ * It needs POSIX.1-2008 (fdopen, fileno, ftello): compile with -std=gnu99
+ * or later, or define _POSIX_C_SOURCE 200809L before including it.
+ * Identifiers are prefixed jp_ / JP_; new helpers are added, existing ones
+ * keep their meaning.
+ */
+#ifndef JOULE_PLUGIN_UTIL_H
+#define JOULE_PLUGIN_UTIL_H
 
 #include <joule/plugin.h>
 
