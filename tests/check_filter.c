@@ -9,7 +9,6 @@
 
 #include <check.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,96 +122,67 @@ START_TEST(bad_params)
 }
 END_TEST
 
-/* The plugin called directly (as the host would), for what a graph run
- * cannot show: the output format's flags, and processing in place. */
-static void h_log(const joule_host *h, int level, const char *fmt, ...)
-{
-    (void)h;
-    (void)level;
-    (void)fmt;
-}
-
-static void h_error(const joule_host *h, const char *fmt, ...)
-{
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static void h_lock(const joule_host *h, const char *name)
-{
-    (void)h;
-    (void)name;
-}
-
-static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL, NULL};
-
-/* Open the filter (low-pass 3 Hz, order 4) on two columns at 100 Hz whose
- * format carries `in_flags`. */
-static void *open_filter(const joule_descriptor *d, uint32_t in_flags, joule_format *out)
-{
-    static const char *const names[] = {"x", "y"};
-    joule_value pv[6];
-    memset(pv, 0, sizeof pv);
-    pv[0].s = "lowpass";
-    pv[1].f = 3;
-    pv[2].f = 0.5;
-    pv[3].f = 3;
-    pv[4].i = 4;
-    pv[4].f = 4;
-    pv[5].s = "";
-    joule_format in = {.kind = JOULE_SIGNAL, .n_columns = 2, .rate = 100, .names = names, .flags = in_flags};
-    memset(out, 0, sizeof *out);
-    joule_open_args a = {sizeof a, &host, "f", "none.csv", pv, &in, out};
-    void *self = NULL;
-    ck_assert_int_eq(d->open(&a, &self), JOULE_OK);
-    return self;
-}
+/* The plugin run in-process through the harness, for what a graph run
+ * cannot show: the output format's flags, and processing in place. The
+ * filter: low-pass 3 Hz, order 4, on two columns at 100 Hz. */
+#define LOWPASS_3HZ "type = lowpass\ncutoff = 3\nlow = 0.5\nhigh = 3\norder = 4\ncolumns ="
+static const char *const xy[] = {"x", "y"};
+static const joule_format xy100 = {.kind = JOULE_SIGNAL, .n_columns = 2, .rate = 100, .names = xy};
 
 /* The output's flags are the filter's own, whatever the input's: it is in
  * place (a biquad reads each sample before it writes it), and it gives the
  * same samples whether or not the host passes the input as the output. */
 START_TEST(flags_and_in_place)
 {
-    joule_registry *reg = joule_registry_new();
-    joule_registry_add_dir(reg, getenv("JOULE_PLUGIN_PATH"));
-    const joule_plugin_info *pi = joule_registry_find(reg, "filter");
-    ck_assert_ptr_nonnull(pi);
-    const joule_descriptor *d = pi->desc;
+    joule_harness *base = tu_harness("filter", NULL, NULL);
+    const joule_descriptor *d = joule_harness_descriptor(base);
     ck_assert_uint_eq(d->n_params, 6);
+    /* the harness gives inputs flags 0; joule run passes the upstream
+     * output's, which these stand for */
     static const uint32_t in_flags[] = {~(uint32_t)JOULE_FORMAT_IN_PLACE, ~0u, 0, JOULE_FORMAT_IN_PLACE};
     for (size_t i = 0; i < sizeof in_flags / sizeof in_flags[0]; i++) {
-        joule_format o;
-        void *f = open_filter(d, in_flags[i], &o);
-        ck_assert_msg(o.flags == JOULE_FORMAT_IN_PLACE, "input flags %#x: output flags %#x", in_flags[i], o.flags);
-        ck_assert_uint_eq(o.n_columns, 2);
-        ck_assert_uint_eq(o.out_num, 1);
-        ck_assert_uint_eq(o.out_den, 1);
-        d->close(f);
+        joule_harness *f = tu_harness_in_flags(d, in_flags[i], LOWPASS_3HZ, &xy100);
+        ck_assert_msg(joule_harness_open(f) == 0, "%s", joule_harness_error(f));
+        const joule_format *o = joule_harness_output_format(f, 0);
+        ck_assert_msg(o->flags == JOULE_FORMAT_IN_PLACE, "input flags %#x: output flags %#x", in_flags[i], o->flags);
+        ck_assert_uint_eq(o->n_columns, 2);
+        ck_assert_uint_eq(o->out_num, 1);
+        ck_assert_uint_eq(o->out_den, 1);
+        joule_harness_free(f);
     }
+    joule_harness_free(base);
     /* three chunks, copied and in place */
-    joule_format o1, o2;
-    void *a = open_filter(d, 0, &o1), *b = open_filter(d, 0, &o2);
+    joule_harness *a = tu_harness("filter", LOWPASS_3HZ, &xy100), *b = tu_harness("filter", LOWPASS_3HZ, &xy100);
+    /* one process call per chunk, with room for exactly its rows */
+    static const uint32_t sizes[] = {500, 17, 500};
+    ck_assert_int_eq(joule_harness_set_chunks(a, sizes, 3), 0);
+    ck_assert_int_eq(joule_harness_set_chunks(b, sizes, 3), 0);
+    ck_assert_int_eq(joule_harness_set_in_place(b, 1), 0);
+    ck_assert_msg(joule_harness_open(a) == 0, "%s", joule_harness_error(a));
+    ck_assert_msg(joule_harness_open(b) == 0, "%s", joule_harness_error(b));
     gg_rng r = {31};
-    float x[2 * 500], y[2 * 500], z[2 * 500];
+    float x[2 * 500];
+    size_t done = 0;
     for (int chunk = 0; chunk < 3; chunk++) {
-        uint32_t n = chunk == 1 ? 17 : 500;
+        uint32_t n = sizes[chunk];
         for (uint32_t k = 0; k < 2 * n; k++)
-            x[k] = z[k] = (float)gg_normal(&r);
-        joule_buffer in = {0, n, n, 2, 0, x, NULL}, out = {0, 0, n, 2, 0, y, NULL};
-        ck_assert_int_eq(d->process(a, 0, &in, &out), JOULE_OK);
-        ck_assert_uint_eq(out.n_rows, n);
-        joule_buffer in2 = {0, n, n, 2, 0, z, NULL}, out2 = {0, 0, n, 2, 0, z, NULL};
-        ck_assert_int_eq(d->process(b, 0, &in2, &out2), JOULE_OK);
-        ck_assert_uint_eq(out2.n_rows, n);
-        ck_assert_msg(!memcmp(y, z, 2 * n * sizeof *y), "chunk %d: in place differs", chunk);
+            x[k] = (float)gg_normal(&r);
+        ck_assert_uint_eq(tu_harness_feed(a, x, n), n);
+        ck_assert_uint_eq(tu_harness_feed(b, x, n), n);
+        size_t na, nb;
+        const float *y = joule_harness_rows(a, 0, &na), *z = joule_harness_rows(b, 0, &nb);
+        ck_assert_uint_eq(na, done + n);
+        ck_assert_uint_eq(nb, done + n);
+        ck_assert_msg(!memcmp(y + 2 * done, z + 2 * done, 2 * n * sizeof *y), "chunk %d: in place differs", chunk);
+        done += n;
     }
-    d->close(a);
-    d->close(b);
-    joule_registry_free(reg);
+    size_t na, nb;
+    tu_harness_end(a, &na);
+    tu_harness_end(b, &nb);
+    ck_assert_uint_eq(na, done);
+    ck_assert_uint_eq(nb, done);
+    joule_harness_free(a);
+    joule_harness_free(b);
 }
 END_TEST
 

@@ -20,12 +20,11 @@
  * Output bytes do not depend on chunking or threads. */
 #include "testutil.h"
 
-#include <joule/plugin.h>
+#include <joule/harness.h>
+#include <joule/joule.h>
 
 #include <check.h>
-#include <dlfcn.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -610,85 +609,6 @@ END_TEST
 
 /* ---- the units on the streams, read from the plugins in-process ------- */
 
-static char host_msg[512];
-static void host_log(const joule_host *h, int level, const char *fmt, ...)
-{
-    (void)h, (void)level, (void)fmt;
-}
-static void host_error(const joule_host *h, const char *fmt, ...)
-{
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(host_msg, sizeof host_msg, fmt, ap);
-    va_end(ap);
-}
-static void host_lock(const joule_host *h, const char *name)
-{
-    (void)h, (void)name;
-}
-static const joule_host test_host = {
-    .abi_version = JOULE_ABI_VERSION,
-    .struct_size = sizeof(joule_host),
-    .log = host_log,
-    .error = host_error,
-    .lock = host_lock,
-    .unlock = host_lock,
-};
-
-static const joule_descriptor *load_plugin(const char *name)
-{
-    const char *dir = getenv("JOULE_PLUGIN_PATH");
-    ck_assert(dir);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.so", dir, name);
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(dl, "%s", dlerror());
-    joule_entry_fn entry;
-    *(void **)&entry = dlsym(dl, JOULE_ENTRY_SYMBOL);
-    ck_assert(entry);
-    const joule_descriptor *d = entry(JOULE_ABI_VERSION, 0);
-    ck_assert(d);
-    return d;
-}
-
-/* Open `d` on one input format, its parameters at their defaults but for
- * "name=value" items of `set` (NULL-terminated). Returns open's status;
- * *self is the instance to close. */
-static int open_plugin(const joule_descriptor *d, const joule_format *in, joule_format *out, void **self,
-                       const char *const *set)
-{
-    static joule_value v[16];
-    ck_assert_uint_le(d->n_params, 16);
-    for (uint32_t k = 0; k < d->n_params; k++) {
-        const joule_param *p = &d->params[k];
-        const char *text = p->def;
-        for (const char *const *kv = set; *kv; kv++) {
-            size_t len = strlen(p->name);
-            if (!strncmp(*kv, p->name, len) && (*kv)[len] == '=')
-                text = *kv + len + 1;
-        }
-        memset(&v[k], 0, sizeof v[k]);
-        v[k].s = text;
-        v[k].i = strtoll(text, NULL, 10);
-        v[k].f = strtod(text, NULL);
-        if (p->type == JOULE_PARAM_ENUM) {
-            uint32_t e = 0;
-            while (p->choices[e] && strcmp(p->choices[e], text))
-                e++;
-            ck_assert_msg(p->choices[e], "%s: no choice %s", p->name, text);
-            v[k].e = e;
-        }
-    }
-    joule_open_args a = {
-        .struct_size = sizeof a, .host = &test_host, .node = "n", .input_path = "", .params = v, .inputs = in,
-        .outputs = out};
-    memset(out, 0, sizeof *out);
-    *self = NULL;
-    host_msg[0] = '\0';
-    return d->open(&a, self);
-}
-
 /* A unit "<prefix><number>": the number, checked against `want`. */
 static void check_unit(const char *unit, const char *prefix, double want)
 {
@@ -699,84 +619,88 @@ static void check_unit(const char *unit, const char *prefix, double want)
     ck_assert_msg(*end == '\0' && fabs(v - want) <= want * 1e-8, "unit '%s', expected %s%.10g", unit, prefix, want);
 }
 
+/* Open `plugin` through the harness on one input format, its parameters at
+ * their defaults but for `params` ("name = value" lines). The output
+ * format: the harness's, valid until *h is freed. */
+static const joule_format *open_plugin(const char *plugin, const joule_format *in, const char *params,
+                                       joule_harness **h)
+{
+    *h = tu_harness_open(plugin, params, in);
+    return joule_harness_output_format(*h, 0);
+}
+
 START_TEST(test_units)
 {
-    const joule_descriptor *fft = load_plugin("fft"), *sp = load_plugin("spectral");
     static const char *const ch[] = {"ch0", "ch1"};
     const char *fs[] = {"FS", "FS"};
     joule_format sig = {.kind = JOULE_SIGNAL, .n_columns = 1, .rate = 48000, .names = ch, .units = fs};
-    joule_format spec, feat;
-    void *fs_self, *sp_self;
+    const joule_format *spec, *feat;
+    joule_harness *fft, *sp;
     /* Hann, 1024 points: Σw² = 3·1024/8 = 384, S = 1024·384/2 = 196608
      * (DC and Nyquist 393216) */
     static const char *const scales[] = {"power", "magnitude", "db"};
     for (int sc = 0; sc < 3; sc++) {
-        const char *set[] = {NULL, NULL};
         char item[32];
-        snprintf(item, sizeof item, "scale=%s", scales[sc]);
-        set[0] = item;
-        ck_assert_int_eq(open_plugin(fft, &sig, &spec, &fs_self, set), JOULE_OK);
-        ck_assert_uint_eq(spec.n_columns, 513);
+        snprintf(item, sizeof item, "scale = %s", scales[sc]);
+        spec = open_plugin("fft", &sig, item, &fft);
+        ck_assert_uint_eq(spec->n_columns, 513);
         const char *prefix = sc == 0 ? "FS^2/" : sc == 1 ? "FS/" : "dB re FS^2/";
         for (uint32_t k = 0; k < 513; k++) {
             double S = k == 0 || k == 512 ? 393216 : 196608;
-            check_unit(spec.units[k], prefix, sc == 1 ? sqrt(S) : S);
+            check_unit(spec->units[k], prefix, sc == 1 ? sqrt(S) : S);
         }
         /* spectral on it: the bands in dBFS or FS^2, flux in FS/√S */
-        const char *sset[] = {"features=centroid, flux, bands", sc ? "scale=db" : "scale=power", NULL};
-        ck_assert_int_eq(open_plugin(sp, &spec, &feat, &sp_self, sset), JOULE_OK);
-        ck_assert_uint_eq(feat.n_columns, 12);
-        ck_assert_str_eq(feat.units[0], "Hz");
-        check_unit(feat.units[1], "FS/", sqrt(196608));
+        feat = open_plugin("spectral", spec, sc ? "features = centroid, flux, bands\nscale = db"
+                                                : "features = centroid, flux, bands\nscale = power",
+                           &sp);
+        ck_assert_uint_eq(feat->n_columns, 12);
+        ck_assert_str_eq(feat->units[0], "Hz");
+        check_unit(feat->units[1], "FS/", sqrt(196608));
         for (int b = 0; b < 10; b++) {
             char want[32];
             snprintf(want, sizeof want, "oct_%s", iec_label(0, b));
-            ck_assert_str_eq(feat.names[2 + b], want);
-            ck_assert_str_eq(feat.units[2 + b], sc ? "dBFS" : "FS^2");
+            ck_assert_str_eq(feat->names[2 + b], want);
+            ck_assert_str_eq(feat->units[2 + b], sc ? "dBFS" : "FS^2");
         }
-        sp->close(sp_self);
-        fft->close(fs_self);
+        joule_harness_free(sp);
+        joule_harness_free(fft);
     }
     /* odd N = 1001, frame 1000, Hann: Σw² = 375, S = 187687.5 for every bin
      * but DC (no Nyquist bin); per channel, in the channel's unit */
     const char *sensor[] = {"m/s^2", ""};
     sig.n_columns = 2;
     sig.units = sensor;
-    const char *set[] = {"frame=1000", "size=1001", "mix=channels", "scale=db", NULL};
-    ck_assert_int_eq(open_plugin(fft, &sig, &spec, &fs_self, set), JOULE_OK);
-    ck_assert_uint_eq(spec.n_columns, 2 * 501);
-    check_unit(spec.units[0], "dB re (m/s^2)^2/", 375375);
-    check_unit(spec.units[500], "dB re (m/s^2)^2/", 187687.5);
-    check_unit(spec.units[501], "dB re 1^2/", 375375);
-    check_unit(spec.units[1001], "dB re 1^2/", 187687.5);
-    const char *sset[] = {"features=bands", "bands=third", NULL};
-    ck_assert_int_eq(open_plugin(sp, &spec, &feat, &sp_self, sset), JOULE_OK);
-    ck_assert_uint_eq(feat.n_columns, 60);
-    ck_assert_str_eq(feat.names[0], "third_25_ch0");
-    ck_assert_str_eq(feat.units[0], "dB re (m/s^2)^2");
-    ck_assert_str_eq(feat.names[1], "third_25_ch1");
-    ck_assert_str_eq(feat.units[1], "dB");
-    sp->close(sp_self);
-    const char *pset[] = {"features=bands", "scale=power", NULL};
-    ck_assert_int_eq(open_plugin(sp, &spec, &feat, &sp_self, pset), JOULE_OK);
-    ck_assert_str_eq(feat.units[0], "(m/s^2)^2");
-    ck_assert_str_eq(feat.units[1], "");
-    sp->close(sp_self);
-    fft->close(fs_self);
+    spec = open_plugin("fft", &sig, "frame = 1000\nsize = 1001\nmix = channels\nscale = db", &fft);
+    ck_assert_uint_eq(spec->n_columns, 2 * 501);
+    check_unit(spec->units[0], "dB re (m/s^2)^2/", 375375);
+    check_unit(spec->units[500], "dB re (m/s^2)^2/", 187687.5);
+    check_unit(spec->units[501], "dB re 1^2/", 375375);
+    check_unit(spec->units[1001], "dB re 1^2/", 187687.5);
+    feat = open_plugin("spectral", spec, "features = bands\nbands = third", &sp);
+    ck_assert_uint_eq(feat->n_columns, 60);
+    ck_assert_str_eq(feat->names[0], "third_25_ch0");
+    ck_assert_str_eq(feat->units[0], "dB re (m/s^2)^2");
+    ck_assert_str_eq(feat->names[1], "third_25_ch1");
+    ck_assert_str_eq(feat->units[1], "dB");
+    joule_harness_free(sp);
+    feat = open_plugin("spectral", spec, "features = bands\nscale = power", &sp);
+    ck_assert_str_eq(feat->units[0], "(m/s^2)^2");
+    ck_assert_str_eq(feat->units[1], "");
+    joule_harness_free(sp);
+    joule_harness_free(fft);
 
     /* a spectrum whose units do not say how it was scaled: shape features
      * only */
     static const char *const bins[] = {"f_0", "f_100", "f_200", "f_300"};
     static const char *const old[] = {"|X|", "|X|", "|X|", "|X|"};
     joule_format raw = {.kind = JOULE_FRAMES, .n_columns = 4, .rate = 10, .names = bins, .units = old};
-    const char *bset[] = {"features=centroid, bands", NULL};
-    ck_assert_int_eq(open_plugin(sp, &raw, &feat, &sp_self, bset), JOULE_ERROR);
-    ck_assert_msg(strstr(host_msg, "units"), "message: %s", host_msg);
-    sp->close(sp_self);
-    const char *cset[] = {"features=centroid, flux", NULL};
-    ck_assert_int_eq(open_plugin(sp, &raw, &feat, &sp_self, cset), JOULE_OK);
-    ck_assert_str_eq(feat.units[1], "|X|");
-    sp->close(sp_self);
+    sp = tu_harness("spectral", "features = centroid, bands", &raw);
+    ck_assert_int_eq(joule_harness_open(sp), JOULE_E_PLUGIN); /* open returned JOULE_ERROR */
+    ck_assert_msg(strstr(joule_harness_error(sp), "units"), "message: %s", joule_harness_error(sp));
+    joule_harness_free(sp);
+    feat = open_plugin("spectral", &raw, "features = centroid, flux", &sp);
+    ck_assert_str_eq(feat->units[1], "|X|");
+    joule_harness_free(sp);
 }
 END_TEST
 

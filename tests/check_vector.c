@@ -8,7 +8,6 @@
 
 #include <check.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,62 +146,27 @@ START_TEST(frames_input)
 }
 END_TEST
 
-/* The plugin called directly, for the output format: a signal always, and
- * in place exactly when each output value comes from the input value in
- * the same place (every column kept in order, no norm). */
-static void h_log(const joule_host *h, int level, const char *fmt, ...)
-{
-    (void)h;
-    (void)level;
-    (void)fmt;
-}
+/* The plugin run in-process through the harness, for the output format:
+ * a signal always, and in place exactly when each output value comes from
+ * the input value in the same place (every column kept in order, no
+ * norm). Its input: three columns at 50 Hz, from an upstream output that
+ * is in place (the harness itself passes input flags 0). */
+static const char *const axyz[] = {"ax", "ay", "az"};
 
-static void h_error(const joule_host *h, const char *fmt, ...)
+static joule_harness *vector_harness(const joule_descriptor *d, uint32_t kind, const char *keep,
+                                     const char *norm_cols)
 {
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static void h_lock(const joule_host *h, const char *name)
-{
-    (void)h;
-    (void)name;
-}
-
-static const joule_host host = {JOULE_ABI_VERSION, sizeof(joule_host), h_log, h_error, h_lock, h_lock, NULL, NULL};
-
-static void *open_vector(const joule_descriptor *d, uint32_t kind, const char *keep, const char *norm_cols,
-                         joule_format *out)
-{
-    static const char *const names[] = {"ax", "ay", "az"};
-    joule_value pv[7];
-    memset(pv, 0, sizeof pv);
-    pv[0].s = keep;
-    pv[1].s = "2";
-    pv[2].s = "1";
-    pv[3].s = "";
-    pv[4].s = norm_cols;
-    pv[5].s = "norm";
-    pv[6].s = "0";
-    joule_format in = {.kind = kind, .n_columns = 3, .rate = 50, .names = names, .flags = JOULE_FORMAT_IN_PLACE};
-    memset(out, 0, sizeof *out);
-    joule_open_args a = {sizeof a, &host, "v", "none.csv", pv, &in, out};
-    void *self = NULL;
-    ck_assert_int_eq(d->open(&a, &self), JOULE_OK);
-    return self;
+    joule_format in = {.kind = kind, .n_columns = 3, .rate = 50, .names = axyz};
+    char params[256];
+    snprintf(params, sizeof params, "keep = %s\nscale = 2\noffset = 1\nunit =\nnorm = %s\nname = norm\ngravity = 0",
+             keep, norm_cols);
+    return tu_harness_in_flags(d, JOULE_FORMAT_IN_PLACE, params, &in);
 }
 
 START_TEST(format_and_in_place)
 {
-    joule_registry *reg = joule_registry_new();
-    joule_registry_add_dir(reg, getenv("JOULE_PLUGIN_PATH"));
-    const joule_plugin_info *pi = joule_registry_find(reg, "vector");
-    ck_assert_ptr_nonnull(pi);
-    const joule_descriptor *d = pi->desc;
+    joule_harness *base = tu_harness("vector", NULL, NULL);
+    const joule_descriptor *d = joule_harness_descriptor(base);
     ck_assert_uint_eq(d->n_params, 7);
     ck_assert_uint_eq(d->inputs[0].kinds, JOULE_SIGNAL | JOULE_FRAMES);
     static const struct {
@@ -218,29 +182,34 @@ START_TEST(format_and_in_place)
         {JOULE_FRAMES, "all", "", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        joule_format o;
-        void *v = open_vector(d, cases[i].kind, cases[i].keep, cases[i].norm, &o);
-        ck_assert_msg(o.kind == JOULE_SIGNAL, "case %zu: kind %u", i, o.kind);
-        ck_assert_msg(o.flags == cases[i].flags, "case %zu: flags %#x", i, o.flags);
-        d->close(v);
+        joule_harness *v = vector_harness(d, cases[i].kind, cases[i].keep, cases[i].norm);
+        ck_assert_msg(joule_harness_open(v) == 0, "case %zu: %s", i, joule_harness_error(v));
+        const joule_format *o = joule_harness_output_format(v, 0);
+        ck_assert_msg(o->kind == JOULE_SIGNAL, "case %zu: kind %u", i, o->kind);
+        ck_assert_msg(o->flags == cases[i].flags, "case %zu: flags %#x", i, o->flags);
+        joule_harness_free(v);
     }
     /* in place: 2 x + 1, the same as copied */
-    joule_format o;
-    void *v = open_vector(d, JOULE_SIGNAL, "all", "", &o);
-    float x[3 * 64], y[3 * 64], z[3 * 64];
+    float x[3 * 64];
     for (int k = 0; k < 3 * 64; k++)
-        x[k] = z[k] = (float)(k * 0.37 - 20);
-    joule_buffer in = {0, 64, 64, 3, 0, x, NULL}, out = {0, 0, 64, 3, 0, y, NULL};
-    ck_assert_int_eq(d->process(v, 0, &in, &out), JOULE_OK);
-    joule_buffer in2 = {0, 64, 64, 3, 0, z, NULL}, out2 = {0, 0, 64, 3, 0, z, NULL};
-    ck_assert_int_eq(d->process(v, 0, &in2, &out2), JOULE_OK);
-    ck_assert_uint_eq(out2.n_rows, 64);
+        x[k] = (float)(k * 0.37 - 20);
+    float y[3 * 64], z[3 * 64];
+    for (int in_place = 0; in_place < 2; in_place++) {
+        joule_harness *v = vector_harness(d, JOULE_SIGNAL, "all", "");
+        ck_assert_int_eq(joule_harness_set_in_place(v, in_place), 0);
+        ck_assert_msg(joule_harness_open(v) == 0, "%s", joule_harness_error(v));
+        ck_assert_uint_eq(tu_harness_feed(v, x, 64), 64);
+        size_t n;
+        const float *out = tu_harness_end(v, &n);
+        ck_assert_uint_eq(n, 64);
+        memcpy(in_place ? z : y, out, sizeof y);
+        joule_harness_free(v);
+    }
     for (int k = 0; k < 3 * 64; k++) {
         ck_assert_float_eq(y[k], (float)(x[k] * 2.0 + 1.0));
         ck_assert_float_eq(z[k], y[k]);
     }
-    d->close(v);
-    joule_registry_free(reg);
+    joule_harness_free(base);
 }
 END_TEST
 

@@ -4,8 +4,13 @@
 #endif
 #include "testutil.h"
 
+#include <joule/harness.h>
+#include <joule/joule.h>
+
+#include <check.h>
 #include <sndfile.h>
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -302,4 +307,121 @@ int tu_count_tmps(const char *dir)
         n += !strncmp(e->d_name, ".joule-", 7);
     closedir(d);
     return n;
+}
+
+/* ---- one plugin in-process, through the harness ------------------------ */
+
+/* Set each "name = value" line of `params` (blank lines skipped). */
+static void set_params(joule_harness *h, const char *params)
+{
+    char *copy = strdup(params ? params : ""), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        while (isspace((unsigned char)*line))
+            line++;
+        if (!*line)
+            continue;
+        char *eq = strchr(line, '=');
+        ck_assert_msg(eq != NULL, "parameter line '%s' has no '='", line);
+        char *name_end = eq, *value = eq + 1, *value_end = eq + strlen(eq);
+        while (name_end > line && isspace((unsigned char)name_end[-1]))
+            name_end--;
+        *name_end = '\0';
+        while (isspace((unsigned char)*value))
+            value++;
+        while (value_end > value && isspace((unsigned char)value_end[-1]))
+            value_end--;
+        *value_end = '\0';
+        int rc = joule_harness_set(h, line, value);
+        ck_assert_msg(rc == 0, "%s = %s: %s", line, value, joule_harness_error(h));
+    }
+    free(copy);
+}
+
+static joule_harness *configure(joule_harness *h, const char *params, const joule_format *in)
+{
+    set_params(h, params);
+    if (in) {
+        int rc = joule_harness_set_input(h, 0, in);
+        ck_assert_msg(rc == 0, "input format: %s", joule_harness_error(h));
+    }
+    return h;
+}
+
+joule_harness *tu_harness(const char *plugin, const char *params, const joule_format *in)
+{
+    joule_harness *h;
+    char *err = NULL;
+    int rc = joule_harness_load(plugin, &h, &err);
+    ck_assert_msg(rc == 0, "%s: %s", plugin, err ? err : "?");
+    return configure(h, params, in);
+}
+
+joule_harness *tu_harness_open(const char *plugin, const char *params, const joule_format *in)
+{
+    joule_harness *h = tu_harness(plugin, params, in);
+    int rc = joule_harness_open(h);
+    ck_assert_msg(rc == 0, "%s: open: %s", plugin, joule_harness_error(h));
+    return h;
+}
+
+/* tu_harness_in_flags: a copy of the descriptor whose open passes the
+ * plugin a copy of its arguments, the inputs' flags replaced. Everything
+ * open is given stays valid until close (the plugin may keep `args`):
+ * hence one such harness at a time. */
+enum { WRAP_INPUTS = 16 };
+static struct {
+    const joule_descriptor *real;
+    joule_descriptor desc;
+    uint32_t flags;
+    joule_open_args args;
+    joule_format in[WRAP_INPUTS];
+} wrap;
+
+static int wrap_open(const joule_open_args *a, void **self)
+{
+    const joule_descriptor *d = wrap.real;
+    wrap.args = *a;
+    for (uint32_t k = 0; k < d->n_inputs; k++) {
+        wrap.in[k] = a->inputs[k];
+        if (wrap.in[k].kind)
+            wrap.in[k].flags = wrap.flags;
+    }
+    wrap.args.inputs = wrap.in;
+    return d->open(&wrap.args, self);
+}
+
+joule_harness *tu_harness_in_flags(const joule_descriptor *d, uint32_t in_flags, const char *params,
+                                   const joule_format *in)
+{
+    ck_assert_uint_le(d->n_inputs, WRAP_INPUTS);
+    memset(&wrap, 0, sizeof wrap);
+    wrap.real = d;
+    memcpy(&wrap.desc, d, d->struct_size < sizeof wrap.desc ? d->struct_size : sizeof wrap.desc);
+    wrap.desc.open = wrap_open;
+    wrap.flags = in_flags;
+    joule_harness *h;
+    char *err = NULL;
+    int rc = joule_harness_new(&wrap.desc, &h, &err);
+    ck_assert_msg(rc == 0, "%s: %s", d->name, err ? err : "?");
+    return configure(h, params, in);
+}
+
+size_t tu_harness_feed(joule_harness *h, const float *rows, size_t n)
+{
+    size_t before, after;
+    joule_harness_rows(h, 0, &before);
+    int rc = joule_harness_feed(h, 0, rows, NULL, n);
+    ck_assert_msg(rc == 0, "%s: feed: %s", joule_harness_descriptor(h)->name, joule_harness_error(h));
+    joule_harness_rows(h, 0, &after);
+    return after - before;
+}
+
+const float *tu_harness_end(joule_harness *h, size_t *n_rows)
+{
+    const char *name = joule_harness_descriptor(h)->name;
+    int rc = joule_harness_finish(h);
+    ck_assert_msg(rc == 0, "%s: finish: %s", name, joule_harness_error(h));
+    rc = joule_harness_commit(h);
+    ck_assert_msg(rc == 0, "%s: commit: %s", name, joule_harness_error(h));
+    return joule_harness_rows(h, 0, n_rows);
 }

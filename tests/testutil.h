@@ -1,9 +1,13 @@
 /* testutil.h — helpers shared by the test suites: temporary folders, WAV
- * files written with libsndfile, running the joule command, reading CSV. */
+ * files written with libsndfile, running the joule command, reading CSV,
+ * running one plugin in-process through the harness. */
 #ifndef JOULE_TESTUTIL_H
 #define JOULE_TESTUTIL_H
 
+#include <joule/harness.h>
+
 #include <stddef.h>
+#include <stdint.h>
 
 /* A fresh temporary folder (removed by tu_cleanup at exit). */
 const char *tu_tmpdir(void);
@@ -52,5 +56,34 @@ typedef struct tu_csv {
 int tu_csv_read(const char *path, tu_csv *csv); /* 0 or -1 */
 int tu_csv_col(const tu_csv *csv, const char *name); /* index or -1 */
 void tu_csv_free(tu_csv *csv);
+
+/* ---- one plugin in-process, through the harness (<joule/harness.h>) ----
+ * Each helper fails the running check test, with the harness's message,
+ * when the harness or the plugin refuses something. */
+
+/* A harness for `plugin` (a name on $JOULE_PLUGIN_PATH, which the test
+ * environment points at the build's plugins, or a path to a .so), its
+ * parameters set from `params` ("name = value" lines, as in a node's
+ * section of a graph file; NULL or "" for none) and, unless `in` is NULL,
+ * input port 0 given the format `in`. Not open yet: set chunk sizes or in
+ * place, then joule_harness_open (which checks the parameters as a whole:
+ * the plugin's check()). Free with joule_harness_free. */
+joule_harness *tu_harness(const char *plugin, const char *params, const joule_format *in);
+/* tu_harness, then joule_harness_open, which must succeed. */
+joule_harness *tu_harness_open(const char *plugin, const char *params, const joule_format *in);
+
+/* As tu_harness for the descriptor `d` (which must outlive the harness),
+ * but open sees `in_flags` in the flags of its connected inputs' formats,
+ * as when joule run connects it to an upstream output that declared those
+ * flags: the harness itself always passes 0. One such harness at a time. */
+joule_harness *tu_harness_in_flags(const joule_descriptor *d, uint32_t in_flags, const char *params,
+                                   const joule_format *in);
+
+/* Feed n rows to input port 0 of an open harness (must succeed). Returns
+ * the number of rows output port 0 gained. */
+size_t tu_harness_feed(joule_harness *h, const float *rows, size_t n);
+/* finish, then commit (both must succeed). Returns output port 0's rows
+ * (all of them so far; *n_rows of them), valid until the harness is freed. */
+const float *tu_harness_end(joule_harness *h, size_t *n_rows);
 
 #endif
