@@ -1,15 +1,58 @@
 #!/bin/sh
-# The plugin header must compile alone, as strict C99 (and C11, C++), with
-# every warning an error: plugin authors include it in code we never see.
+# Every public header must compile alone, as strict C99 and C11 (and C++11
+# when there is a C++ compiler), with every warning an error: plugin authors
+# and embedders include them in code we never see. The headers are those of
+# include/joule/ in the source tree plus the generated version.h of the
+# build tree (both are installed).
 set -e
 top=${top_srcdir:-$(dirname "$0")/..}
+bld=${top_builddir:-$top}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf '#include <joule/plugin.h>\nint main(void) { return JOULE_ABI_VERSION == 1 ? 0 : 1; }\n' > "$tmp/t.c"
-${CC:-cc} -std=c99 -pedantic -Wall -Wextra -Werror -I"$top/include" -c "$tmp/t.c" -o "$tmp/t99.o"
-${CC:-cc} -std=c11 -pedantic -Wall -Wextra -Werror -I"$top/include" -c "$tmp/t.c" -o "$tmp/t11.o"
-if command -v ${CXX:-c++} >/dev/null 2>&1; then
-  cp "$tmp/t.c" "$tmp/t.cc"
-  ${CXX:-c++} -std=c++11 -pedantic -Wall -Wextra -Werror -I"$top/include" -c "$tmp/t.cc" -o "$tmp/tcc.o"
-fi
-echo "plugin.h compiles alone under -std=c99/c11 -pedantic -Werror"
+
+headers=
+for h in "$top"/include/joule/*.h "$bld"/include/joule/version.h; do
+  [ -f "$h" ] || continue
+  name=$(basename "$h")
+  case " $headers " in *" $name "*) continue ;; esac
+  headers="$headers $name"
+done
+case " $headers " in
+  *" version.h "*) ;;
+  *) echo "joule/version.h was not found in $bld/include (run configure first)" >&2; exit 1 ;;
+esac
+
+cxx=${CXX:-c++}
+command -v "$cxx" >/dev/null 2>&1 || cxx=
+n=0
+for name in $headers; do
+  defs= cplus=yes
+  case $name in
+    # It says so: it needs POSIX.1-2008. It is C only for now: its inline
+    # helpers convert malloc's void * implicitly, which C++ refuses (and it
+    # has no extern "C"); it is compiled as C++ once it is made to.
+    plugin-util.h) defs=-D_POSIX_C_SOURCE=200809L cplus= ;;
+  esac
+  base=${name%.h}
+  # included twice: the include guard works too
+  printf '#include <joule/%s>\n#include <joule/%s>\nint main(void) { return 0; }\n' \
+    "$name" "$name" > "$tmp/$base.c"
+  cp "$tmp/$base.c" "$tmp/$base.cc"
+  inc="-I$bld/include -I$top/include"
+  for std in c99 c11; do
+    ${CC:-cc} -std=$std -pedantic -Wall -Wextra -Werror $defs $inc \
+      -c "$tmp/$base.c" -o "$tmp/$base-$std.o"
+  done
+  if [ -n "$cxx" ] && [ -n "$cplus" ]; then
+    $cxx -std=c++11 -pedantic -Wall -Wextra -Werror $defs $inc \
+      -c "$tmp/$base.cc" -o "$tmp/$base-cxx.o"
+  fi
+  n=$((n + 1))
+done
+
+# and the plugin ABI's version is the one plugins were written against
+printf '#include <joule/plugin.h>\nint main(void) { return JOULE_ABI_VERSION == 1 ? 0 : 1; }\n' > "$tmp/abi.c"
+${CC:-cc} -std=c99 -pedantic -Wall -Wextra -Werror -I"$top/include" "$tmp/abi.c" -o "$tmp/abi"
+"$tmp/abi"
+
+echo "$n public headers ($headers ) compile alone under -std=c99/c11${cxx:+/c++11 (plugin-util.h: C only)} -pedantic -Werror"
