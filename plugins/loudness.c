@@ -465,6 +465,11 @@ static const joule_descriptor desc = {
     .process = loudness_process,
     .finish = loudness_finish,
     .close = loudness_close,
+    /* libebur128 keeps every 100 ms gating block for the integrated
+     * loudness and every short-term value for the range, allocating one
+     * as each arrives: exact, where its histogram mode would round to
+     * 0.1 LU. */
+    .flags = JOULE_DESC_ALLOCATES,
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -426,6 +426,14 @@ struct joule_descriptor {
                                 device, a file that changes, a random seed it
                                 does not take as a parameter): the host never
                                 caches it, nor anything computed from it     */
+#define JOULE_DESC_ALLOCATES 2u /* (since 0.4) process allocates memory: what
+                                   it keeps grows with the input (a
+                                   whole-file measurement built on a library
+                                   that allocates as it goes). process
+                                   should not allocate; a plugin that must
+                                   says so here, and `joule plugin-test`
+                                   then reports its allocations instead of
+                                   failing it.                              */
 
 /* The one exported entry point. Returns the index-th descriptor of this
  * object (0, 1, ...), or NULL past the last one. `host_abi_version` is the

@@ -9,6 +9,8 @@
  * usage or an invalid graph (nothing was run); 130 interrupted. */
 #include "config.h"
 
+#include "plugin_test.h"
+
 #include <joule/joule.h>
 
 #include <errno.h>
@@ -29,6 +31,7 @@ static const char usage_text[] =
     "       joule validate GRAPH [--set ...]       check GRAPH without running it\n"
     "       joule plugins                          list the plugins found, and failed loads\n"
     "       joule inspect PLUGIN                   parameters, inputs and outputs of PLUGIN\n"
+    "       joule plugin-test PLUGIN|PATH.so ...   check a plugin against the ABI (--help for more)\n"
     "       joule cache stats | prune | clear      what the stage cache holds; trim it; empty it\n"
     "       joule --help | --version\n"
     "\n"
@@ -379,6 +382,9 @@ static int cmd_cache(const char *what, size_t n_args, const options *o)
 
 int main(int argc, char **argv)
 {
+    /* plugin-test has options of its own */
+    if (argc > 1 && !strcmp(argv[1], "plugin-test"))
+        return plugin_test_main(argc - 1, argv + 1);
     catch_stops();
     /* static: usage errors exit() from anywhere, and what these hold must
      * still be reachable then (the leak checker of the sanitizer builds) */

@@ -837,3 +837,8 @@ const char *joule_registry_failure(const joule_registry *reg, size_t i, const ch
         *path = reg->failures[i].path;
     return reg->failures[i].reason;
 }
+
+char *jl_check_descriptor(const joule_descriptor *d)
+{
+    return check_descriptor(d);
+}

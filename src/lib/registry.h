@@ -13,4 +13,8 @@
  * the registry). Returns how many. */
 size_t jl_registry_names(const joule_registry *reg, const char ***names);
 
+/* NULL if descriptor d is one the registry would accept, else the reason
+ * (malloc'd): the same checks as for a loaded object. */
+char *jl_check_descriptor(const joule_descriptor *d);
+
 #endif
