@@ -1043,7 +1043,7 @@ static const char *what(const result *r)
     return r->msg;
 }
 
-int plugin_test_main(int argc, char **argv)
+static int run(int argc, char **argv, const char **sets, via *vias)
 {
     opts o;
     memset(&o, 0, sizeof o);
@@ -1051,8 +1051,8 @@ int plugin_test_main(int argc, char **argv)
     o.rate = 48000;
     o.seconds = 3;
     o.timeout = 60;
-    o.sets = xcalloc((size_t)argc, sizeof *o.sets);
-    o.vias = xcalloc((size_t)argc, sizeof *o.vias);
+    o.sets = sets;
+    o.vias = vias;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1380,4 +1380,20 @@ done:
     rm_tree(ctx.work);
     free(workp);
     return t.fail ? 1 : 0;
+}
+
+int plugin_test_main(int argc, char **argv)
+{
+    const char **sets = xcalloc((size_t)argc, sizeof *sets);
+    via *vias = xcalloc((size_t)argc, sizeof *vias);
+    int rc = run(argc, argv, sets, vias);
+    for (int i = 0; i < argc; i++) {
+        free(vias[i].plugin);
+        for (size_t k = 0; k < vias[i].n_sets; k++)
+            free(vias[i].sets[k]);
+        free(vias[i].sets);
+    }
+    free(vias);
+    free(sets);
+    return rc;
 }
