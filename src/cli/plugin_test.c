@@ -1117,6 +1117,19 @@ static int run(int argc, char **argv, const char **sets, via *vias)
         return 1;
     }
     const joule_descriptor *d = joule_harness_descriptor(h0);
+    /* a --set that cannot apply is the caller's mistake, not the plugin's */
+    for (size_t i = 0; i < o.n_sets; i++) {
+        char *kv = xstrdup(o.sets[i]);
+        char *eq = strchr(kv, '=');
+        *eq = '\0';
+        if (joule_harness_set(h0, kv, eq + 1)) {
+            fprintf(stderr, "joule plugin-test: --set %s: %s\n", o.sets[i], joule_harness_error(h0));
+            free(kv);
+            joule_harness_free(h0);
+            return 2;
+        }
+        free(kv);
+    }
     line(&t, "PASS", "load", "%s: the ABI version, the descriptor's fields and ports are valid", o.plugin);
     check_descriptor(&t, d);
     check_metadata(&t, d);
@@ -1382,8 +1395,58 @@ done:
     return t.fail ? 1 : 0;
 }
 
+/* The plugins a shared object named without ":NAME" holds, when more than
+ * one: each is tested in turn. NULL-terminated, or NULL. */
+static char **several(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "-s") || !strcmp(argv[i], "--via") ||
+            !strcmp(argv[i], "--input") || !strcmp(argv[i], "--signal") || !strcmp(argv[i], "--seconds") ||
+            !strcmp(argv[i], "--timeout"))
+            i++;
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+    }
+    struct stat st;
+    if (!path || !strchr(path, '/') || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return NULL;
+    joule_registry *reg = joule_registry_new();
+    char **names = NULL;
+    if (joule_registry_add_file(reg, path) == 0 && joule_registry_count(reg) > 1) {
+        size_t n = joule_registry_count(reg);
+        names = xcalloc(n + 1, sizeof *names);
+        for (size_t i = 0; i < n; i++)
+            if (asprintf(&names[i], "%s:%s", path, joule_registry_get(reg, i)->desc->name) < 0)
+                names[i] = NULL;
+    }
+    joule_registry_free(reg);
+    return names;
+}
+
 int plugin_test_main(int argc, char **argv)
 {
+    char **each = several(argc, argv);
+    if (each) {
+        /* PATH.so holding several plugins: test each, PATH.so:NAME */
+        int worst = 0;
+        for (size_t k = 0; each[k]; k++) {
+            char **av = xcalloc((size_t)argc + 1, sizeof *av);
+            int seen = 0;
+            for (int i = 0; i < argc; i++) {
+                int opt_arg = i > 0 && argv[i - 1][0] == '-' && strcmp(argv[i - 1], "-h") && strcmp(argv[i - 1], "--help");
+                av[i] = (i > 0 && !seen && argv[i][0] != '-' && !opt_arg) ? (seen = 1, each[k]) : argv[i];
+            }
+            if (k)
+                putchar('\n');
+            int rc = plugin_test_main(argc, av);
+            worst = rc > worst ? rc : worst;
+            free(av);
+            free(each[k]);
+        }
+        free(each);
+        return worst;
+    }
     const char **sets = xcalloc((size_t)argc, sizeof *sets);
     via *vias = xcalloc((size_t)argc, sizeof *vias);
     int rc = run(argc, argv, sets, vias);
