@@ -36,7 +36,7 @@ t0=$(date +%s)
 # lines, and mutate blind. A build-fuzz configured otherwise is redone.
 [ ! -f "$b/config.status" ] || grep -q fuzzer-no-link "$b/config.status" || rm -rf "$b"
 CC=clang "$top/scripts/build.sh" build-fuzz --enable-sanitizers=address,undefined,fuzzer-no-link CC=clang
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top/include"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$b/include -I$top/include"
 lib="$b/src/lib/.libs/libjoule.so"
 mkdir -p "$b/fuzz"
 for t in $targets; do
