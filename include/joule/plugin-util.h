@@ -32,12 +32,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- strings ----------------------------------------------------------- */
 
 static inline char *jp_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = malloc(n);
+    char *d = (char *)malloc(n);
     if (d)
         memcpy(d, s, n);
     return d;
@@ -50,7 +54,7 @@ static inline size_t jp_split(const char *s, char ***out)
     size_t len = strlen(s), n = 1;
     for (const char *p = s; *p; p++)
         n += *p == ',';
-    char **v = malloc((n + 1) * sizeof *v + len + 1);
+    char **v = (char **)malloc((n + 1) * sizeof *v + len + 1);
     if (!v) {
         *out = NULL;
         return 0;
@@ -117,8 +121,8 @@ static inline int jp_names_init(jp_names *nm, size_t n)
     nm->n = n;
     nm->used = 0;
     nm->cap = 64 * (n ? n : 1);
-    nm->v = calloc(n ? n : 1, sizeof *nm->v);
-    nm->buf = malloc(nm->cap);
+    nm->v = (char **)calloc(n ? n : 1, sizeof *nm->v);
+    nm->buf = (char *)malloc(nm->cap);
     return nm->v && nm->buf ? 0 : -1;
 }
 
@@ -136,7 +140,7 @@ static inline int jp_names_set(jp_names *nm, size_t i, const char *fmt, ...)
     /* names are kept as offsets until the buffer stops moving */
     if (nm->used + (size_t)len + 1 > nm->cap) {
         size_t cap = 2 * (nm->used + (size_t)len + 1);
-        char *b = realloc(nm->buf, cap);
+        char *b = (char *)realloc(nm->buf, cap);
         if (!b)
             return -1;
         for (size_t k = 0; k < nm->n; k++)
@@ -286,5 +290,9 @@ static inline void jp_outfile_discard(jp_outfile *o)
     free(o->path);
     memset(o, 0, sizeof *o);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
