@@ -220,8 +220,11 @@ static int burst_finish(void *self, joule_buffer *out)
 }
 
 #define DESC(id, nm, sum, rl, np, pp, ni, ip, no, op, o, p, f)                                                   \
-    static const joule_descriptor id = {JOULE_ABI_VERSION, sizeof(joule_descriptor), nm, "0.0.1", sum, rl, np, pp, \
-                                        ni, ip, no, op, o, p, f, NULL, pass_close, NULL}
+    static const joule_descriptor id = {.abi_version = JOULE_ABI_VERSION, .struct_size = sizeof(joule_descriptor), \
+                                        .name = nm, .version = "0.0.1", .summary = sum, .role = rl,             \
+                                        .n_params = np, .params = pp, .n_inputs = ni, .inputs = ip,             \
+                                        .n_outputs = no, .outputs = op, .open = o, .process = p, .finish = f,   \
+                                        .close = pass_close}
 DESC(d_pass, "t_pass", "test: copy input", JOULE_ROLE_FILTER, 3, pass_params, 1, pass_in, 1, pass_out, pass_open,
      pass_process, NULL);
 DESC(d_join, "t_join", "test: join two inputs", JOULE_ROLE_FILTER, 0, NULL, 2, join_in, 1, join_out, join_open,
