@@ -512,6 +512,13 @@ static const joule_descriptor desc = {
     .finish = clip_finish,
     .close = clip_close,
     .check = clip_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Finds clipping: per channel, runs of at least `min_run` consecutive samples at or above "
+                   "`threshold` (dBFS, either polarity), emitted as events in time order with their start, length, "
+                   "duration, channel and level. The summary gives per channel the clipped samples, the number of "
+                   "runs, the longest run and the sample peak, and optionally the true peak (the same meter as the "
+                   "loudness plugin) and the count of points over 0 dBTP.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -625,6 +625,13 @@ static const joule_descriptor desc = {
     .close = csv_close,
     .flags = 0,
     .gather = csv_gather,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Writes the stream it receives as an RFC 4180 CSV file: a time column (the row's time in seconds) "
+                   "and one column per stream column, numbers printed so that they read back as the same float (or "
+                   "to the precision or decimals asked for). The file is written through the host, so it appears "
+                   "only when the whole job succeeded. With a path that names no part of the input it gathers one "
+                   "table for the whole run, with a leading file column.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

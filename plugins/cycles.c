@@ -740,6 +740,17 @@ static const joule_descriptor desc = {
     .finish = cycles_finish,
     .close = cycles_close,
     .check = cycles_check,
+    /* The per-cycle values are kept for the summary's quartiles and
+     * symmetry, and heel strikes and rows wait for their cycle to end:
+     * memory grows with the input, a doubling array at a time. */
+    .flags = JOULE_DESC_ALLOCATES,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Cuts joint-angle signals (degrees) into gait cycles, at heel strikes given as events, or where a "
+                   "phase column wraps or a cycle counter changes, and reports per cycle the range of motion, mean "
+                   "and SD per angle, ipsilateral/contralateral symmetry, cycles that are outliers by the IQR "
+                   "rule, and alerts (a ROM under a minimum, values outside a given range); a summary over the "
+                   "valid cycles ends the stream.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

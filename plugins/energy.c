@@ -482,6 +482,12 @@ static const joule_descriptor desc = {
     .finish = energy_finish,
     .close = energy_close,
     .check = energy_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Cuts each channel into frames of `frame` samples every `hop` and gives, per frame, the mean "
+                   "square, the RMS, the level in dBFS of the mean square (-inf for digital silence) and the peak "
+                   "|x|. The summary output gives the same measures over the whole stream, accumulated in double "
+                   "precision so that the result does not depend on how the input was split.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -233,6 +233,11 @@ static const joule_descriptor desc = {
     .process = filter_process,
     .close = filter_close,
     .check = filter_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Butterworth low-pass, high-pass and band-pass filters of order 2 or 4 for every column of a "
+                   "signal, as cascaded biquads computed in double precision. One row out per row in: the host may "
+                   "run it in place, without a copy.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

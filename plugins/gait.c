@@ -389,6 +389,15 @@ static const joule_descriptor desc = {
     .process = gait_process,
     .finish = gait_finish,
     .close = gait_close,
+    /* Step times are kept for the variability over the whole stream, and
+     * the (decimated) acceleration for its autocorrelation: memory grows
+     * with the input, a doubling array at a time. */
+    .flags = JOULE_DESC_ALLOCATES,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Gait measures from step events (the steps plugin), optionally with the acceleration: cadence, "
+                   "step and stride time with their variability, and, from the autocorrelation of the acceleration, "
+                   "step and stride regularity and symmetry. One summary row, or one per window.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

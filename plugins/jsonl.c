@@ -327,6 +327,11 @@ static const joule_descriptor desc = {
     .close = jsonl_close,
     .flags = 0,
     .gather = jsonl_gather,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Writes the stream it receives as JSON Lines: one object per row with a \"time\" member and one "
+                   "member per column; infinities and NaN are written as null. With a path that names no part of the "
+                   "input it gathers one file for the whole run, each object led by a \"file\" member.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -470,6 +470,13 @@ static const joule_descriptor desc = {
      * as each arrives: exact, where its histogram mode would round to
      * 0.1 LU. */
     .flags = JOULE_DESC_ALLOCATES,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Measures loudness after EBU R 128 / ITU-R BS.1770-4 with libebur128: momentary (400 ms) and "
+                   "short-term (3 s) loudness at a chosen interval, and at the end the integrated loudness (gated), "
+                   "the loudness range, the sample peak and the true peak. The true peak comes from joule's own "
+                   "meter (BS.1770-4 annex 2: oversampled 4 times below 96 kHz, twice below 192 kHz; shared with the "
+                   "clip plugin), not libebur128's.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -937,6 +937,12 @@ static const joule_descriptor desc = {
     .finish = plot_finish,
     .close = plot_close,
     .check = plot_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Draws a picture with cairo: the spectrogram of an fft stream (linear or log frequency, inferno, "
+                   "magma or viridis, a colour bar in dBFS), or the curves of any stream, one panel per unit, with "
+                   "events from a second input as markers. PNG (through libpng) or SVG; memory stays bounded for any "
+                   "length of input.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -579,6 +579,12 @@ static const joule_descriptor desc = {
     .open = src_open,
     .process = src_process,
     .close = src_close,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Reads any file libsndfile opens (WAV, WAVE_FORMAT_EXTENSIBLE, FLAC, AIFF, AU, Ogg Vorbis and "
+                   "more) and streams its samples as floats in [-1, 1), one column per channel, at the file's sample "
+                   "rate. A file whose header promises more frames than it holds, or that cannot be decoded to the "
+                   "end, fails with the place it stopped.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

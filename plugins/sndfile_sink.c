@@ -285,6 +285,12 @@ static const joule_descriptor desc = {
     .finish = sink_finish,
     .close = sink_close,
     .check = sink_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Writes the signal it receives as an audio file through libsndfile, in the container and encoding "
+                   "asked for (WAV, FLAC, AIFF, Ogg Vorbis, ...; 16/24/32-bit integer or float), at the stream's "
+                   "rate. The file is written through the host: it appears only when the whole job succeeded and "
+                   "never replaces an input.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

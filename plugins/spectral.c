@@ -806,6 +806,13 @@ static const joule_descriptor desc = {
     .process = spectral_process,
     .close = spectral_close,
     .check = spectral_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Computes spectral descriptors from an fft stream, per frame and channel: centroid, spread, "
+                   "roll-off, flatness, flux, crest and entropy, and band levels over octave or third-octave bands "
+                   "(IEC 61260 nominal centres) or custom edges. Band levels are calibrated from the fft's units, so "
+                   "a sine of RMS level L dBFS reads L dB in its band; a band above Nyquist or holding no bin is "
+                   "NaN.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -742,6 +742,12 @@ static const joule_descriptor desc = {
     .finish = steps_finish,
     .close = steps_close,
     .check = steps_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Detects steps in acceleration from any carrying position (hand, pocket, bag, wrist): the "
+                   "magnitude is smoothed, and peaks are accepted only while the signal is periodic at a walking "
+                   "cadence, which rejects isolated jolts. Each step is an event with its peak value and the period "
+                   "since the previous one.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

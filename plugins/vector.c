@@ -352,6 +352,11 @@ static const joule_descriptor desc = {
     .process = vector_process,
     .close = vector_close,
     .check = vector_check,
+    .maker = "The joule developers",
+    .license = "MIT",
+    .description = "Per-row operations on columns: the Euclidean norm of chosen columns (optionally minus 1 g, for "
+                   "accelerometers), selecting, renaming, scaling and offsetting columns. Works on signals and "
+                   "frames; one row out per row in.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -418,7 +418,28 @@ struct joule_descriptor {
      * would be written twice). Return JOULE_OK, or JOULE_ERROR after
      * host->error. */
     int (*gather)(const joule_gather_args *args);
+
+    /* Appended in 0.4 (ABI 1): who made the plugin, under what terms,
+     * what it does at length, and where to read more — shown by `joule
+     * inspect`, required in part by `joule plugin-test` (maker and
+     * license) before a plugin is published. Each may be NULL (not
+     * given). UTF-8 text without control characters; description may hold
+     * newlines (paragraphs separated by a blank line) and tabs. */
+    const char *maker;       /* a person or organisation, optionally with
+                                "<email>": "Ada Lovelace <ada@example.org>" */
+    const char *license;     /* an SPDX licence expression: "MIT",
+                                "GPL-2.0-or-later", "LGPL-2.1-only OR MIT" */
+    const char *description; /* what it computes and how: the method, the
+                                standard it follows, references            */
+    const char *homepage;    /* "https://..." where it is documented        */
 };
+
+/* Does descriptor d (a plugin built against this header or an older one)
+ * have field `field`? The host reads a field appended after ABI 1's first
+ * release only when this holds:
+ *     const char *who = JOULE_DESC_HAS(d, maker) ? d->maker : NULL; */
+#define JOULE_DESC_HAS(d, field) \
+    ((d)->struct_size >= offsetof(joule_descriptor, field) + sizeof((d)->field))
 
 /* Descriptor flags. */
 #define JOULE_DESC_IMPURE 1u /* the output is not a function of the inputs

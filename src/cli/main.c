@@ -182,6 +182,24 @@ static int cmd_inspect(joule_registry *reg, const char *name)
     }
     const joule_descriptor *d = p->desc;
     printf("%s %s (%s)\n  %s\n  %s\n", d->name, d->version, role_name(d->role), d->summary, p->path);
+    if (JOULE_DESC_HAS(d, homepage)) {
+        if (d->maker)
+            printf("  maker: %s\n", d->maker);
+        if (d->license)
+            printf("  licence: %s\n", d->license);
+        if (d->homepage)
+            printf("  home page: %s\n", d->homepage);
+        if (d->description) {
+            /* indented as the rest; paragraphs kept */
+            printf("\n  ");
+            for (const char *c = d->description; *c; c++) {
+                putchar(*c);
+                if (*c == '\n' && c[1] && c[1] != '\n')
+                    fputs("  ", stdout);
+            }
+            putchar('\n');
+        }
+    }
     if (d->n_params)
         printf("\nparameters:\n");
     for (uint32_t i = 0; i < d->n_params; i++) {

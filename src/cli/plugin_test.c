@@ -54,6 +54,8 @@ typedef struct opts {
     via *vias;
     size_t n_vias;
     const char *input;   /* the file a source reads */
+    const char **connect; /* optional input ports to feed */
+    size_t n_connect;
     unsigned channels;   /* synthetic signal */
     double rate, seconds;
     double timeout;
@@ -495,6 +497,18 @@ static int any_nan(joule_harness *h)
     return 0;
 }
 
+/* Is input port k fed? Required ports always; optional ones when named
+ * with --connect (and port 0 when a --via chain feeds it). */
+static int port_fed(const opts *o, const joule_descriptor *d, uint32_t k)
+{
+    if (!(d->inputs[k].flags & JOULE_PORT_OPTIONAL) || (k == 0 && o->n_vias))
+        return 1;
+    for (size_t i = 0; i < o->n_connect; i++)
+        if (!strcmp(o->connect[i], d->inputs[k].name))
+            return 1;
+    return 0;
+}
+
 /* Run once, in this (child) process, writing the dump to `dump`. */
 static void run_once(const opts *o, const run_spec *sp, run_ctx *ctx, const char *out_dir, const char *dump,
                      result *res)
@@ -529,7 +543,7 @@ static void run_once(const opts *o, const run_spec *sp, run_ctx *ctx, const char
                 rc = -1;
                 break;
             }
-        } else if (d->inputs[k].flags & JOULE_PORT_OPTIONAL)
+        } else if (!port_fed(o, d, k))
             continue;
         else {
             uint32_t kinds = d->inputs[k].kinds;
@@ -898,7 +912,7 @@ static void check_metadata(tally *t, const joule_descriptor *d)
         why = "no maker: say who made the plugin";
     else if (!d->license || !*d->license)
         why = "no license: give an SPDX expression such as MIT or GPL-2.0-or-later";
-    else if (!utf8_text(d->maker, 0) || !utf8_text(d->license, 0))
+    else if (!utf8_text(d->maker, 0) || !utf8_text(d->license, 0) || (d->homepage && !utf8_text(d->homepage, 0)))
         why = "maker or license is not one line of UTF-8 text";
     else if (d->description && (!*d->description || !utf8_text(d->description, 1)))
         why = "the description is empty or not UTF-8 text";
@@ -982,6 +996,7 @@ static int usage(const char *msg)
           "  --set name=value   a parameter of the plugin under test (repeatable)\n"
           "  --via 'P k=v ...'  feed the plugin's first input from plugin P (repeatable: a chain, which may\n"
           "                     start with a source reading --input)\n"
+          "  --connect PORT     feed optional input PORT too (generated rows; repeatable)\n"
           "  --input FILE       the file sources read (default: a generated float WAV)\n"
           "  --signal C@R       the generated signal: C channels at R Hz (default 2@48000)\n"
           "  --seconds S        length of the generated input (default 3)\n"
@@ -1053,6 +1068,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     o.timeout = 60;
     o.sets = sets;
     o.vias = vias;
+    o.connect = sets + argc; /* the second half of the same array */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1069,6 +1085,11 @@ static int run(int argc, char **argv, const char **sets, via *vias)
             parse_via(&o.vias[o.n_vias++], val);
             if (!o.vias[o.n_vias - 1].plugin)
                 return usage("--via needs a plugin");
+            i++;
+        } else if (!strcmp(a, "--connect")) {
+            if (!val)
+                return usage("--connect needs an input port's name");
+            o.connect[o.n_connect++] = val;
             i++;
         } else if (!strcmp(a, "--input")) {
             if (!val)
@@ -1129,6 +1150,17 @@ static int run(int argc, char **argv, const char **sets, via *vias)
             return 2;
         }
         free(kv);
+    }
+    for (size_t i = 0; i < o.n_connect; i++) {
+        uint32_t k = 0;
+        while (k < d->n_inputs && strcmp(d->inputs[k].name, o.connect[i]))
+            k++;
+        if (k == d->n_inputs || !(d->inputs[k].flags & JOULE_PORT_OPTIONAL)) {
+            fprintf(stderr, "joule plugin-test: --connect %s: plugin '%s' has no optional input port of that name\n",
+                    o.connect[i], d->name);
+            joule_harness_free(h0);
+            return 2;
+        }
     }
     line(&t, "PASS", "load", "%s: the ABI version, the descriptor's fields and ports are valid", o.plugin);
     check_descriptor(&t, d);
@@ -1290,7 +1322,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
      * arrive in must not matter */
     uint32_t connected = 0;
     for (uint32_t k = 0; k < d->n_inputs; k++)
-        connected += !(d->inputs[k].flags & JOULE_PORT_OPTIONAL) || (k == 0 && o.n_vias);
+        connected += port_fed(&o, d, k);
     if (connected > 1 && ok_runs) {
         run_spec sp_po = {seven, 1, 0, 0, 0, 1, 0, 0, 0};
         run_child(&o, &sp_po, &ctx, "ports", 1, &rpo);
@@ -1403,7 +1435,7 @@ static char **several(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "-s") || !strcmp(argv[i], "--via") ||
             !strcmp(argv[i], "--input") || !strcmp(argv[i], "--signal") || !strcmp(argv[i], "--seconds") ||
-            !strcmp(argv[i], "--timeout"))
+            !strcmp(argv[i], "--timeout") || !strcmp(argv[i], "--connect"))
             i++;
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
@@ -1447,7 +1479,7 @@ int plugin_test_main(int argc, char **argv)
         free(each);
         return worst;
     }
-    const char **sets = xcalloc((size_t)argc, sizeof *sets);
+    const char **sets = xcalloc(2 * (size_t)argc, sizeof *sets);
     via *vias = xcalloc((size_t)argc, sizeof *vias);
     int rc = run(argc, argv, sets, vias);
     for (int i = 0; i < argc; i++) {
