@@ -233,6 +233,7 @@ typedef struct run_spec {
     int count_allocs;
     int finish_after_failure; /* when process fails: call finish anyway */
     int open_only;    /* open, then close: nothing else */
+    int twice;        /* run twice in one process; the second is dumped */
 } run_spec;
 
 typedef struct run_ctx {
@@ -635,7 +636,7 @@ static void run_once(const opts *o, const run_spec *sp, run_ctx *ctx, const char
 static void finish_after_failure(const opts *o, run_ctx *ctx, result *res)
 {
     static const uint32_t one[] = {4096};
-    run_spec sp = {one, 1, 1, 0, 0, 0, 0, 1, 0};
+    run_spec sp = {one, 1, 1, 0, 0, 0, 0, 1, 0, 0};
     run_once(o, &sp, ctx, ctx->work, "/dev/null", res);
     res->finish_survived = 1;
 }
@@ -661,9 +662,17 @@ static void run_threads(const opts *o, const run_spec *sp, run_ctx *ctx, const c
     thread_arg a[N_THREADS];
     pthread_t t[N_THREADS];
     memset(a, 0, sizeof a);
+    /* each thread cuts its input differently, so that at any moment the
+     * instances are at different rows: a buffer or state shared between
+     * instances then shows in the output */
+    static const uint32_t sizes[N_THREADS][3] = {{4096, 4096, 4096}, {7, 7, 7}, {1000, 3, 61}, {1, 1, 1}};
+    run_spec sps[N_THREADS];
     for (int i = 0; i < N_THREADS; i++) {
+        sps[i] = *sp;
+        sps[i].chunks = sizes[i];
+        sps[i].n_chunks = 3;
         a[i].o = o;
-        a[i].sp = sp;
+        a[i].sp = &sps[i];
         a[i].ctx = *ctx;
         if (snprintf(a[i].out, sizeof a[i].out, "%s/t%d", outd, i) >= (int)sizeof a[i].out)
             a[i].out[0] = '\0';
@@ -721,8 +730,12 @@ static void run_child(const opts *o, const run_spec *sp, run_ctx *ctx, const cha
             free(e);
             run_threads(o, sp, ctx, outd, dump, &r);
         }
-        else
-            run_once(o, sp, ctx, outd, dump, &r);
+        else {
+            if (sp->twice) /* a first instance, then the one compared */
+                run_once(o, sp, ctx, outd, "/dev/null", &r);
+            if (!sp->twice || !r.status)
+                run_once(o, sp, ctx, outd, dump, &r);
+        }
         FILE *f = fopen(resf, "wb");
         if (f) {
             fwrite(&r, sizeof r, 1, f);
@@ -1197,7 +1210,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     for (size_t i = 0; i < 64; i++)
         rnd[i] = 1 + (uint32_t)(rng_next(&seed) % 5000);
     result r0, rb, r1, r7, rr, rt, rrep, re, rn, rip, rpo, rf;
-    run_spec sp_open = {big, 1, 0, 0, 0, 0, 0, 0, 1};
+    run_spec sp_open = {big, 1, 0, 0, 0, 0, 0, 0, 1, 0};
     run_child(&o, &sp_open, &ctx, "open", 1, &r0);
     if (r0.status == 1 && !strncmp(r0.msg, "output '", 8)) {
         line(&t, "PASS", "open, close", "opens with the test input");
@@ -1218,13 +1231,13 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     else
         line(&t, "SKIP", "output formats", "a sink has no outputs");
 
-    run_spec sp_big = {big, 1, 0, 0, 0, 0, 1, 0, 0};
+    run_spec sp_big = {big, 1, 0, 0, 0, 0, 1, 0, 0, 0};
     run_child(&o, &sp_big, &ctx, "big", 1, &rb);
-    run_spec sp1 = {one, 1, 0, 0, 0, 0, 0, 0, 0};
+    run_spec sp1 = {one, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     run_child(&o, &sp1, &ctx, "one", 1, &r1);
-    run_spec sp7 = {seven, 1, 0, 0, 0, 0, 0, 0, 0};
+    run_spec sp7 = {seven, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     run_child(&o, &sp7, &ctx, "seven", 1, &r7);
-    run_spec spr = {rnd, 64, 0, 0, 0, 0, 0, 0, 0};
+    run_spec spr = {rnd, 64, 0, 0, 0, 0, 0, 0, 0, 0};
     run_child(&o, &spr, &ctx, "random", 1, &rr);
 
     /* the output bound, exact capacity offered on every call */
@@ -1288,9 +1301,24 @@ static int run(int argc, char **argv, const char **sets, via *vias)
 
     char ref[4200], x[4200];
     snprintf(ref, sizeof ref, "%s/big.dump", ctx.work);
-    /* repeated runs in one process: no state kept between instances */
+    /* repeated runs in one process: no state kept between instances (a
+     * second instance after a first gives the same output); then several
+     * at once on threads */
     if (ok_runs) {
-        run_spec sp_rep = {big, 1, 0, 0, 0, 0, 0, 0, 0};
+        run_spec sp_seq = {seven, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+        run_child(&o, &sp_seq, &ctx, "again", 1, &rrep);
+        snprintf(x, sizeof x, "%s/again.dump", ctx.work);
+        int seq_bad = 1;
+        if (rrep.status)
+            line(&t, "FAIL", "repeated runs", "%s", rrep.msg);
+        else if (same_dump(ref, x, where, sizeof where))
+            line(&t, "FAIL", "repeated runs", "a second instance in the same process gives output %s than the "
+                                              "first: state is kept outside the instance", where);
+        else {
+            line(&t, "PASS", "repeated runs", "a second instance in the same process gives the same output");
+            seq_bad = 0;
+        }
+        run_spec sp_rep = {big, 1, 0, 0, 0, 0, 0, 0, 0, 0};
         run_child(&o, &sp_rep, &ctx, "repeat", N_THREADS, &rt);
         int bad = rt.status != 0;
         for (int i = 0; i < N_THREADS && !bad; i++) {
@@ -1301,21 +1329,15 @@ static int run(int argc, char **argv, const char **sets, via *vias)
                          N_THREADS, N_THREADS, where);
             }
         }
-        line(&t, bad ? "FAIL" : "PASS", "threads", "%s",
-             bad ? rt.msg : "4 instances running at once on 4 threads: the same output as one alone");
-        /* sequential instances in one process */
-        run_spec sp_seq = {seven, 1, 0, 0, 0, 0, 0, 0, 0};
-        run_child(&o, &sp_seq, &ctx, "again", 1, &rrep);
-        snprintf(x, sizeof x, "%s/again.dump", ctx.work);
-        if (rrep.status)
-            line(&t, "FAIL", "repeated runs", "%s", rrep.msg);
-        else if (same_dump(ref, x, where, sizeof where))
-            line(&t, "FAIL", "repeated runs", "a second run gives output %s", where);
+        if (bad && seq_bad)
+            line(&t, "SKIP", "threads", "state is kept outside the instance (above)");
         else
-            line(&t, "PASS", "repeated runs", "the same output every time");
+            line(&t, bad ? "FAIL" : "PASS", "threads", "%s",
+                 bad ? rt.msg : "4 instances at once on 4 threads, each fed in chunks of its own sizes: the same "
+                                "output as one alone");
     } else {
-        line(&t, "SKIP", "threads", "the runs failed");
         line(&t, "SKIP", "repeated runs", "the runs failed");
+        line(&t, "SKIP", "threads", "the runs failed");
     }
 
     /* more than one input port: the order buffers of different ports
@@ -1324,7 +1346,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     for (uint32_t k = 0; k < d->n_inputs; k++)
         connected += port_fed(&o, d, k);
     if (connected > 1 && ok_runs) {
-        run_spec sp_po = {seven, 1, 0, 0, 0, 1, 0, 0, 0};
+        run_spec sp_po = {seven, 1, 0, 0, 0, 1, 0, 0, 0, 0};
         run_child(&o, &sp_po, &ctx, "ports", 1, &rpo);
         snprintf(x, sizeof x, "%s/ports.dump", ctx.work);
         if (rpo.status)
@@ -1340,7 +1362,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     if (d->role == JOULE_ROLE_SOURCE)
         line(&t, "SKIP", "empty input", "a source reads its file");
     else {
-        run_spec sp_e = {big, 1, 0, 1, 0, 0, 0, 0, 0};
+        run_spec sp_e = {big, 1, 0, 1, 0, 0, 0, 0, 0, 0};
         run_child(&o, &sp_e, &ctx, "empty", 1, &re);
         if (re.status >= 2)
             line(&t, "FAIL", "empty input", "%s", re.msg);
@@ -1355,7 +1377,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     if (d->role == JOULE_ROLE_SOURCE)
         line(&t, "SKIP", "NaN, Inf input", "a source reads its file");
     else {
-        run_spec sp_n = {big, 1, 1, 0, 0, 0, 0, 0, 0};
+        run_spec sp_n = {big, 1, 1, 0, 0, 0, 0, 0, 0, 0};
         run_child(&o, &sp_n, &ctx, "nan", 1, &rn);
         if (rn.status >= 2)
             line(&t, "FAIL", "NaN, Inf input", "%s", rn.msg);
@@ -1371,7 +1393,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     /* finish after a failed process: only when some input makes process
      * fail */
     if (d->role != JOULE_ROLE_SOURCE && rn.status == 1 && d->finish) {
-        run_spec sp_f = {big, 1, 1, 0, 0, 0, 0, 1, 0};
+        run_spec sp_f = {big, 1, 1, 0, 0, 0, 0, 1, 0, 0};
         run_child(&o, &sp_f, &ctx, "finishfail", 1, &rf);
         if (rf.status >= 2)
             line(&t, "FAIL", "after a failure", "finish and close after process failed: %s", rf.msg);
@@ -1383,7 +1405,7 @@ static int run(int argc, char **argv, const char **sets, via *vias)
     /* in place */
     int ip = 0;
     if (d->n_inputs == 1 && d->n_outputs == 1 && ok_runs && (rb.out0_flags & JOULE_FORMAT_IN_PLACE)) {
-        run_spec sp_ip = {seven, 1, 0, 0, 1, 0, 0, 0, 0};
+        run_spec sp_ip = {seven, 1, 0, 0, 1, 0, 0, 0, 0, 0};
         run_child(&o, &sp_ip, &ctx, "inplace", 1, &rip);
         snprintf(x, sizeof x, "%s/inplace.dump", ctx.work);
         ip = 1;
