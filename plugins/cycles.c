@@ -523,7 +523,9 @@ static int cycles_process(void *self, uint32_t port, const joule_buffer *in, jou
     c->pendcap = cap_rows;
     if (!c->npend)
         c->pend_first = c->row_index;
-    memcpy(c->pend + (c->pend_head + c->npend) * c->in_nc, in->data, (size_t)in->n_rows * c->in_nc * sizeof(float));
+    if (in->n_rows) /* an empty call may come before anything was queued */
+        memcpy(c->pend + (c->pend_head + c->npend) * c->in_nc, in->data,
+               (size_t)in->n_rows * c->in_nc * sizeof(float));
     c->npend += in->n_rows;
     c->row_index += in->n_rows;
     if (drain(c, 0))
