@@ -62,6 +62,19 @@ awk 'BEGIN { print "time,ax,ay,az"; for (i = 0; i < 2000; i++) { t = i / 100;
   printf "%.2f,%.4f,%.4f,%.4f\n", t, 0.3 * sin(2 * 3.14159265 * 1.8 * t), 0.1 * cos(2 * 3.14159265 * 0.9 * t),
     9.81 + 2 * sin(2 * 3.14159265 * 1.8 * t) } }' > "$tmp/walk.csv"
 
+# the templates: an author's starting point passes as it stands
+for so in "$TEST_PLUGINS"/zcr.so; do
+  "$JOULE" plugin-test "$so" > "$tmp/out" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    echo "ok   template $(basename "$so"): $(tail -1 "$tmp/out")"
+  else
+    echo "FAILED: template $(basename "$so") (exit status $rc):" >&2
+    cat "$tmp/out" >&2
+    fail=1
+  fi
+done
+
 for so in "$JOULE_PLUGIN_PATH"/*.so; do
   name=$(basename "$so" .so)
   case $name in

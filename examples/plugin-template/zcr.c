@@ -126,6 +126,14 @@ static const joule_descriptor desc = {
     .open = zcr_open,
     .process = zcr_process,
     .close = zcr_close,
+    /* Who made it, under what licence, what it does at length, where to
+     * read more: `joule inspect` shows them, and `joule plugin-test`
+     * wants at least maker and license before a plugin is published. */
+    .maker = "Your Name <you@example.org>",
+    .license = "MIT",
+    .description = "The zero-crossing rate of each channel, per frame: the share of neighbouring sample pairs "
+                   "whose signs differ. High for noise and hiss, low for tones and voiced speech.",
+    .homepage = "https://example.org/zcr",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi_version, uint32_t index)
