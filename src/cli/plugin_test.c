@@ -474,7 +474,6 @@ typedef struct result {
     uint64_t rows_in;
     int nan_out;  /* special input: 1 if any output value is NaN */
     int failed_process; /* the plugin's process failed (special input) */
-    int finish_survived;
     uint32_t out0_flags; /* the first output's format flags, from open */
 } result;
 
@@ -638,7 +637,6 @@ static void finish_after_failure(const opts *o, run_ctx *ctx, result *res)
     static const uint32_t one[] = {4096};
     run_spec sp = {one, 1, 1, 0, 0, 0, 0, 1, 0, 0};
     run_once(o, &sp, ctx, ctx->work, "/dev/null", res);
-    res->finish_survived = 1;
 }
 
 typedef struct thread_arg {
@@ -911,10 +909,6 @@ static void check_descriptor(tally *t, const joule_descriptor *d)
 
 static void check_metadata(tally *t, const joule_descriptor *d)
 {
-#ifndef JOULE_DESC_HAS
-    (void)utf8_text;
-    line(t, "SKIP", "metadata", "this joule has no descriptor metadata");
-#else
     if (!JOULE_DESC_HAS(d, homepage)) {
         line(t, "FAIL", "metadata", "the descriptor ends before maker, license, description and homepage: "
                                     "rebuild against joule 0.4 or later and fill them in");
@@ -936,7 +930,6 @@ static void check_metadata(tally *t, const joule_descriptor *d)
     else
         line(t, "PASS", "metadata", "%s, %s%s%s", d->maker, d->license, d->homepage ? ", " : "",
              d->homepage ? d->homepage : "");
-#endif
 }
 
 static void check_params(tally *t, const opts *o, const joule_descriptor *d)
