@@ -146,9 +146,9 @@ static int stats_finish(void *self, joule_buffer *out)
     stats *s = self;
     (void)out;
     FILE *f = s->out.f;
-    /* Only what the input's content determines goes in the file — not the
-     * input's path, not the date: joule's stage cache may replay a result
-     * for the same content found under another name. */
+    /* Only what the rows determine goes in the file — not the input's
+     * path, not the date: the same input must give the same bytes, run
+     * after run (plugin-test compares them; so do users' diffs). */
     int w = 6; /* the width of the name column */
     for (uint32_t c = 0; c < s->ncol; c++) {
         int len = (int)strlen(s->in->names[c]);
