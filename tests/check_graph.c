@@ -100,7 +100,8 @@ START_TEST(test_unknown_plugin)
     EXPECT(HEAD "[rms]\nplugin = enrgy\ninput = in\n" TAIL,
            "G:4: node 'rms': unknown plugin 'enrgy'; did you mean 'energy'?\n");
     EXPECT(HEAD "[rms]\nplugin = zzzzzzzz\ninput = in\n" TAIL,
-           "G:4: node 'rms': unknown plugin 'zzzzzzzz' (joule plugins lists those found, and why 2 files failed "
+           /* bad_abi, bad_noentry, and plugin-test's pt_default, pt_badmeta */
+           "G:4: node 'rms': unknown plugin 'zzzzzzzz' (joule plugins lists those found, and why 4 files failed "
            "to load)\n");
 }
 END_TEST
