@@ -99,10 +99,17 @@ START_TEST(test_unknown_plugin)
 {
     EXPECT(HEAD "[rms]\nplugin = enrgy\ninput = in\n" TAIL,
            "G:4: node 'rms': unknown plugin 'enrgy'; did you mean 'energy'?\n");
-    EXPECT(HEAD "[rms]\nplugin = zzzzzzzz\ninput = in\n" TAIL,
-           /* bad_abi, bad_noentry, and plugin-test's pt_default, pt_badmeta */
-           "G:4: node 'rms': unknown plugin 'zzzzzzzz' (joule plugins lists those found, and why 4 files failed "
-           "to load)\n");
+    /* the test plugin folder holds objects that fail to load on purpose
+     * (bad_abi, bad_noentry, plugin-test's pt_default, ...): the message
+     * counts them, however many there are */
+    char *got = errs(HEAD "[rms]\nplugin = zzzzzzzz\ninput = in\n" TAIL);
+    const char *head = "G:4: node 'rms': unknown plugin 'zzzzzzzz' (joule plugins lists those found, and why ";
+    const char *tail = " files failed to load)\n";
+    ck_assert_msg(!strncmp(got, head, strlen(head)), "%s", got);
+    char *end;
+    long n = strtol(got + strlen(head), &end, 10);
+    ck_assert_msg(n >= 4 && !strcmp(end, tail), "%s", got);
+    free(got);
 }
 END_TEST
 
