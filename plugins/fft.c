@@ -451,8 +451,8 @@ static const joule_descriptor desc = {
     .description = "Short-time Fourier transform with FFTW (single precision): frames of `size` samples every `hop`, "
                    "windowed (Hann, Hamming, Blackman or rectangular) and optionally zero-padded, giving per bin the "
                    "magnitude, the power or the level in dB. Each column's unit states the scaling (FS^2/<S> with S "
-                   "= N·Σw²/2), so that a sine's power reads its mean square whatever the window, frame size or "
-                   "rate, and the spectral plugin can calibrate band levels from it.",
+                   "= N·Σw²/2), so that the bins of a sine's main lobe sum to its mean square whatever the window, "
+                   "frame size, zero padding or rate, and the spectral plugin can calibrate band levels from it.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

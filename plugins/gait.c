@@ -395,9 +395,12 @@ static const joule_descriptor desc = {
     .flags = JOULE_DESC_ALLOCATES,
     .maker = "The joule developers",
     .license = "MIT",
-    .description = "Gait measures from step events (the steps plugin), optionally with the acceleration: cadence, "
-                   "step and stride time with their variability, and, from the autocorrelation of the acceleration, "
-                   "step and stride regularity and symmetry. One summary row, or one per window.",
+    .description = "Gait measures from step events (the steps plugin): cadence, walking time, and step and stride "
+                   "time with their SD and coefficient of variation, over the whole walk or per sliding window; an "
+                   "interval longer than `max_gap` is a pause and counts in none of them. With the acceleration on "
+                   "the optional input, step and stride regularity and their ratio, the symmetry, from the unbiased "
+                   "autocorrelation of the vertical acceleration at one and two step times (R. Moe-Nilssen, J. L. "
+                   "Helbostad, J. Biomech. 37 (2004) 121-126).",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

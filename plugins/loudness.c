@@ -474,7 +474,7 @@ static const joule_descriptor desc = {
     .license = "MIT",
     .description = "Measures loudness after EBU R 128 / ITU-R BS.1770-4 with libebur128: momentary (400 ms) and "
                    "short-term (3 s) loudness at a chosen interval, and at the end the integrated loudness (gated), "
-                   "the loudness range, the sample peak and the true peak. The true peak comes from joule's own "
+                   "the loudness range (EBU Tech 3342), the sample peak and the true peak. The true peak comes from joule's own "
                    "meter (BS.1770-4 annex 2: oversampled 4 times below 96 kHz, twice below 192 kHz; shared with the "
                    "clip plugin), not libebur128's.",
 };

@@ -1722,8 +1722,8 @@ static const joule_descriptor desc = {
     .description = "Reads sensor logs written as CSV or TSV (phones, IMUs, motion capture exports): finds the "
                    "header, the timestamp column and its unit (s, ms, us, ns, or epoch times), infers the sampling "
                    "rate, and maps the chosen columns onto a uniform grid (linear interpolation, or holding the last "
-                   "value). Ragged rows, non-numeric cells and timestamps that go backwards fail with the file, line "
-                   "and column.",
+                   "value). Ragged rows, non-numeric cells and (by default) timestamps that go backwards or missing "
+                   "values fail with the file, line and column.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -289,8 +289,10 @@ static const joule_descriptor desc = {
     .license = "MIT",
     .description = "Writes the signal it receives as an audio file through libsndfile, in the container and encoding "
                    "asked for (WAV, FLAC, AIFF, Ogg Vorbis, ...; 16/24/32-bit integer or float), at the stream's "
-                   "rate. The file is written through the host: it appears only when the whole job succeeded and "
-                   "never replaces an input.",
+                   "rate. Integer encodings scale by 2^(bits-1) and round to nearest, the exact inverse of how the "
+                   "sndfile source reads, so a file read and written again at the same depth keeps every sample. "
+                   "The file is written through the host: it appears only when the whole job succeeded and never "
+                   "replaces an input.",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

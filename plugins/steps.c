@@ -744,10 +744,13 @@ static const joule_descriptor desc = {
     .check = steps_check,
     .maker = "The joule developers",
     .license = "MIT",
-    .description = "Detects steps in acceleration from any carrying position (hand, pocket, bag, wrist): the "
-                   "magnitude is smoothed, and peaks are accepted only while the signal is periodic at a walking "
-                   "cadence, which rejects isolated jolts. Each step is an event with its peak value and the period "
-                   "since the previous one.",
+    .description = "Detects steps in acceleration (three axes, whose norm is taken, or one magnitude column) from "
+                   "any carrying position (hand, pocket, bag, wrist): the magnitude is low-passed by a Hann-windowed "
+                   "sinc, and its prominent peaks are accepted only while the last seconds are periodic at a walking "
+                   "cadence (the autocorrelation regularity of Moe-Nilssen & Helbostad 2004) and moving, which "
+                   "rejects isolated jolts; a step too weak to stand out in a steady rhythm is filled in. Each step "
+                   "is an event with the smoothed magnitude at its peak and the local step period. After Brajdic & "
+                   "Harle (UbiComp 2013) and Salvi et al. (EMBC 2018).",
 };
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *joule_plugin_entry(uint32_t host_abi, uint32_t index)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 START_TEST(test_usage)
 {
@@ -168,12 +169,34 @@ START_TEST(test_stats_report_progress)
 }
 END_TEST
 
+/* inspect shows a shipped plugin's metadata (maker, licence, its
+ * description after a blank line) between its header and its parameters;
+ * no home page, since none is given. */
+START_TEST(test_inspect_metadata)
+{
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "'%s' inspect energy > '%s'", getenv("JOULE"), tu_path("inspect.txt")), 0);
+    int st = system(cmd);
+    free(cmd);
+    ck_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char *out = tu_read_file(tu_path("inspect.txt"));
+    const char *maker = strstr(out, "\n  maker: The joule developers\n  licence: ");
+    ck_assert_msg(maker != NULL, "%s", out);
+    const char *text = strstr(out, "\n\n  Cuts each channel into frames of `frame` samples");
+    const char *params = strstr(out, "\n\nparameters:\n");
+    ck_assert_msg(text && params && maker < text && text < params, "%s", out);
+    ck_assert_ptr_null(strstr(out, "home page:"));
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("Core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_inspect_metadata);
     tcase_add_test(tc, test_misspelt_plugin);
     tcase_add_test(tc, test_example_rms);
     tcase_add_test(tc, test_bad_inputs);

@@ -1,15 +1,19 @@
 /* check_registry.c — loading plugins: a good one, an object without the
- * entry point, one built for another ABI, a missing folder, shadowing. */
+ * entry point, one built for another ABI, a missing folder, shadowing,
+ * descriptor metadata. */
 #include <joule/joule.h>
 
+#include "registry.h"
 #include "testutil.h"
 
 #include <check.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,6 +398,208 @@ START_TEST(test_probe_memo)
 }
 END_TEST
 
+/* ---- descriptor metadata (appended in 0.4) ------------------------------ */
+
+static int m_open(const joule_open_args *a, void **self)
+{
+    (void)a;
+    *self = NULL;
+    return JOULE_OK;
+}
+
+static int m_process(void *self, uint32_t port, const joule_buffer *in, joule_buffer *out)
+{
+    (void)self;
+    (void)port;
+    (void)in;
+    (void)out;
+    return JOULE_OK;
+}
+
+static void m_close(void *self)
+{
+    (void)self;
+}
+
+static const joule_port m_in[] = {{"in", JOULE_SIGNAL, 0, ""}};
+static const joule_port m_out[] = {{"out", JOULE_SIGNAL, 0, ""}};
+
+/* A valid descriptor with the given metadata and struct_size (0: the
+ * whole struct). */
+static joule_descriptor meta_desc(uint32_t size, const char *maker, const char *license, const char *description,
+                                  const char *homepage)
+{
+    joule_descriptor d;
+    memset(&d, 0, sizeof d);
+    d.abi_version = JOULE_ABI_VERSION;
+    d.struct_size = size ? size : (uint32_t)sizeof d;
+    d.name = "t";
+    d.version = "1.0.0";
+    d.summary = "metadata";
+    d.role = JOULE_ROLE_FILTER;
+    d.n_inputs = 1;
+    d.inputs = m_in;
+    d.n_outputs = 1;
+    d.outputs = m_out;
+    d.open = m_open;
+    d.process = m_process;
+    d.close = m_close;
+    d.maker = maker;
+    d.license = license;
+    d.description = description;
+    d.homepage = homepage;
+    return d;
+}
+
+/* The registry's reason for a descriptor, "" when it is accepted. */
+static const char *meta_why(joule_descriptor d)
+{
+    static char buf[1024];
+    char *why = jl_check_descriptor(&d);
+    snprintf(buf, sizeof buf, "%s", why ? why : "");
+    free(why);
+    return buf;
+}
+
+/* What the registry accepts: UTF-8 of 1 to 4 bytes, newlines and tabs in
+ * the description, NULL and empty fields, and anything at all past the
+ * struct_size a plugin declares; what it refuses, each with the field and
+ * the place named. */
+START_TEST(test_metadata_checks)
+{
+    ck_assert_str_eq(meta_why(meta_desc(0, NULL, NULL, NULL, NULL)), "");
+    ck_assert_str_eq(meta_why(meta_desc(0, "", "", "", "")), "");
+    ck_assert_str_eq(meta_why(meta_desc(0, "Zoë Ångström <zoe@example.org>", "GPL-2.0-or-later",
+                                        "First paragraph, 音 and \xf0\x9f\x8e\xb5.\n\tIndented.\n\nSecond.",
+                                        "https://example.org/t")),
+                     "");
+    /* not UTF-8 */
+    ck_assert_str_eq(meta_why(meta_desc(0, "caf\xe9", "MIT", NULL, NULL)),
+                     "plugin 't': its maker is not valid UTF-8 (byte 0xe9 at byte 3)");
+    static const char *const not_utf8[] = {
+        "\xc0\xaf",         /* overlong '/' */
+        "\xe0\x80\xaf",     /* overlong, three bytes */
+        "\xed\xa0\x80",     /* a UTF-16 surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "x\xe2\x82",        /* cut short */
+        "\x80",             /* a continuation byte alone */
+        "\xff",
+    };
+    for (size_t k = 0; k < sizeof not_utf8 / sizeof not_utf8[0]; k++) {
+        const char *why = meta_why(meta_desc(0, "m", "MIT", not_utf8[k], NULL));
+        ck_assert_msg(strstr(why, "plugin 't': its description is not valid UTF-8 (byte 0x"), "%zu: %s", k, why);
+    }
+    /* control characters */
+    ck_assert_str_eq(meta_why(meta_desc(0, "m", "MIT\n", NULL, NULL)),
+                     "plugin 't': its license holds the control character U+000A at byte 3 (only the description "
+                     "may hold newlines and tabs)");
+    ck_assert_str_eq(meta_why(meta_desc(0, "a\tb", "MIT", NULL, NULL)),
+                     "plugin 't': its maker holds the control character U+0009 at byte 1 (only the description "
+                     "may hold newlines and tabs)");
+    ck_assert_str_eq(meta_why(meta_desc(0, "m", "MIT", NULL, "https://x.org/\x1b[2J")),
+                     "plugin 't': its homepage holds the control character U+001B at byte 14");
+    ck_assert_str_eq(meta_why(meta_desc(0, "m", "MIT", "line\r\nline", NULL)),
+                     "plugin 't': its description holds the control character U+000D at byte 4");
+    ck_assert_str_eq(meta_why(meta_desc(0, "m", "MIT", "del \x7f", NULL)),
+                     "plugin 't': its description holds the control character U+007F at byte 4");
+    ck_assert_str_eq(meta_why(meta_desc(0, "c1 \xc2\x85", "MIT", NULL, NULL)),
+                     "plugin 't': its maker holds the control character U+0085 at byte 3");
+    /* a descriptor of 0.3 ends before maker; one that ends after license
+     * has no description nor homepage: what lies past its size is never
+     * read */
+    ck_assert_str_eq(meta_why(meta_desc((uint32_t)offsetof(joule_descriptor, maker), "caf\xe9", "\n", "\x1b",
+                                        "\xff")),
+                     "");
+    ck_assert_str_eq(meta_why(meta_desc((uint32_t)(offsetof(joule_descriptor, license) + sizeof(const char *)),
+                                        "m", "MIT", "\x1b", "\xff")),
+                     "");
+    ck_assert_str_eq(meta_why(meta_desc((uint32_t)(offsetof(joule_descriptor, license) + sizeof(const char *)),
+                                        "m", "MIT\x1b", NULL, NULL)),
+                     "plugin 't': its license holds the control character U+001B at byte 3");
+}
+END_TEST
+
+/* The folder of tests/plugins/bad_meta.c's object, beside $TEST_PLUGINS. */
+static const char *meta_dir(void)
+{
+    static char dir[4096];
+    snprintf(dir, sizeof dir, "%s/../meta/.libs", plugins_dir());
+    return dir;
+}
+
+/* What `joule ARGS` writes to standard output (malloc'd); its exit status
+ * must be `status`. */
+static char *joule_stdout(int status, const char *args)
+{
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "'%s' %s > '%s' 2>/dev/null", getenv("JOULE"), args, tu_path("stdout.txt")), 0);
+    int st = system(cmd);
+    free(cmd);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == status, "joule %s: status %d", args, st);
+    return tu_read_file(tu_path("stdout.txt"));
+}
+
+/* bad_meta.so: the two good descriptors load (the one of 0.3 too), the
+ * one whose maker is not UTF-8 is refused with the field named; inspect
+ * shows the metadata given and nothing of what lies past a descriptor's
+ * size. */
+START_TEST(test_metadata_plugins)
+{
+    char path[4096 + 64];
+    snprintf(path, sizeof path, "%s/bad_meta.so", meta_dir());
+    joule_registry *reg = joule_registry_new();
+    joule_registry_add_file(reg, path);
+    ck_assert_uint_eq(joule_registry_count(reg), 2);
+    const joule_plugin_info *p = joule_registry_find(reg, "t_meta");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(p->desc->maker, "Zoë Ångström <zoe@example.org>");
+    p = joule_registry_find(reg, "t_meta_old");
+    ck_assert_ptr_nonnull(p);
+    ck_assert(!JOULE_DESC_HAS(p->desc, maker));
+    ck_assert(JOULE_DESC_HAS(p->desc, gather));
+    ck_assert_ptr_null(joule_registry_find(reg, "t_meta_bad"));
+    ck_assert_str_eq(find_failure(reg, "bad_meta.so"),
+                     "plugin 't_meta_bad': its maker is not valid UTF-8 (byte 0xe9 at byte 3)");
+    joule_registry_free(reg);
+
+    char args[4096 + 128];
+    snprintf(args, sizeof args, "inspect t_meta --plugin-path '%s'", meta_dir());
+    char *out = joule_stdout(0, args);
+    char want[4096 + 512];
+    snprintf(want, sizeof want,
+             "t_meta 1.0.0 (filter)\n"
+             "  the first column\n"
+             "  %s\n"
+             "  maker: Zoë Ångström <zoe@example.org>\n"
+             "  licence: LGPL-2.1-or-later OR MIT\n"
+             "  home page: https://example.org/t_meta\n"
+             "\n"
+             "  Passes the first column on.\n"
+             "  \tA second line, indented by a tab.\n"
+             "\n"
+             "  A second paragraph: Größe, 音.\n"
+             "\n"
+             "inputs:\n",
+             path);
+    ck_assert_msg(!strncmp(out, want, strlen(want)), "got:\n%s\nwanted it to start with:\n%s", out, want);
+    free(out);
+
+    snprintf(args, sizeof args, "inspect t_meta_old --plugin-path '%s'", meta_dir());
+    out = joule_stdout(0, args);
+    snprintf(want, sizeof want, "t_meta_old 1.0.0 (filter)\n  the first column\n  %s\n\ninputs:\n", path);
+    ck_assert_msg(!strncmp(out, want, strlen(want)), "got:\n%s\nwanted it to start with:\n%s", out, want);
+    ck_assert_ptr_null(strstr(out, "never"));
+    free(out);
+
+    snprintf(args, sizeof args, "inspect t_meta_bad --plugin-path '%s'", meta_dir());
+    free(joule_stdout(2, args));
+    snprintf(args, sizeof args, "plugins --plugin-path '%s'", meta_dir());
+    out = joule_stdout(0, args);
+    ck_assert_msg(strstr(out, "bad_meta.so: plugin 't_meta_bad': its maker is not valid UTF-8"), "%s", out);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("registry");
@@ -408,6 +614,8 @@ int main(void)
     tcase_add_test(tc, test_cli_bad_constructors);
     tcase_add_test(tc, test_lazy_loading);
     tcase_add_test(tc, test_probe_memo);
+    tcase_add_test(tc, test_metadata_checks);
+    tcase_add_test(tc, test_metadata_plugins);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -182,23 +182,36 @@ static int cmd_inspect(joule_registry *reg, const char *name)
     }
     const joule_descriptor *d = p->desc;
     printf("%s %s (%s)\n  %s\n  %s\n", d->name, d->version, role_name(d->role), d->summary, p->path);
-    if (JOULE_DESC_HAS(d, homepage)) {
-        if (d->maker)
-            printf("  maker: %s\n", d->maker);
-        if (d->license)
-            printf("  licence: %s\n", d->license);
-        if (d->homepage)
-            printf("  home page: %s\n", d->homepage);
-        if (d->description) {
-            /* indented as the rest; paragraphs kept */
+    /* the metadata (0.4): each field only when the descriptor has it, and
+     * only when given */
+    const char *who = JOULE_DESC_HAS(d, maker) ? d->maker : NULL;
+    const char *lic = JOULE_DESC_HAS(d, license) ? d->license : NULL;
+    const char *home = JOULE_DESC_HAS(d, homepage) ? d->homepage : NULL;
+    const char *text = JOULE_DESC_HAS(d, description) ? d->description : NULL;
+    if (who && *who)
+        printf("  maker: %s\n", who);
+    if (lic && *lic)
+        printf("  licence: %s\n", lic);
+    if (home && *home)
+        printf("  home page: %s\n", home);
+    if (text) {
+        /* after a blank line, indented as the rest, line for line (a blank
+         * line between paragraphs stays blank); leading and trailing blank
+         * lines dropped */
+        while (*text == '\n')
+            text++;
+        size_t len = strlen(text);
+        while (len && text[len - 1] == '\n')
+            len--;
+        if (len)
             printf("\n  ");
-            for (const char *c = d->description; *c; c++) {
-                putchar(*c);
-                if (*c == '\n' && c[1] && c[1] != '\n')
-                    fputs("  ", stdout);
-            }
-            putchar('\n');
+        for (size_t i = 0; i < len; i++) {
+            putchar(text[i]);
+            if (text[i] == '\n' && text[i + 1] != '\n')
+                fputs("  ", stdout);
         }
+        if (len)
+            putchar('\n');
     }
     if (d->n_params)
         printf("\nparameters:\n");

@@ -179,34 +179,39 @@ static char *check_default(const joule_descriptor *d, const joule_param *p)
     return r;
 }
 
-/* Metadata text: valid UTF-8 (no overlong forms, no surrogates), no
- * control characters; newlines and tabs only where `multiline`. */
-static int meta_text(const char *s, int multiline)
+/* Metadata text: NULL if s is valid UTF-8 (no overlong forms, no
+ * surrogates, nothing past U+10FFFF) without control characters (C0, DEL,
+ * C1; newline and tab only where `multiline`), else what is wrong with it
+ * (malloc'd), naming the offending byte or character and its offset. */
+static char *meta_text(const char *s, int multiline)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
+        size_t at = (size_t)(p - (const unsigned char *)s);
         unsigned c = *p;
         if (c < 0x80) {
             if ((c < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || c == 0x7f)
-                return 0;
+                return jl_printf("holds the control character U+%04X at byte %zu%s", c, at,
+                                 c == '\n' || c == '\t' ? " (only the description may hold newlines and tabs)" : "");
             p++;
             continue;
         }
         int n = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
         if (n < 0 || c == 0xc0 || c == 0xc1 || c > 0xf4)
-            return 0;
+            return jl_printf("is not valid UTF-8 (byte 0x%02x at byte %zu)", c, at);
         unsigned cp = c & (0x3f >> n);
         for (int k = 1; k <= n; k++) {
             if ((p[k] & 0xc0) != 0x80)
-                return 0;
+                return jl_printf("is not valid UTF-8 (byte 0x%02x at byte %zu)", c, at);
             cp = cp << 6 | (p[k] & 0x3f);
         }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp < 0xe000) ||
-            (cp >= 0x80 && cp < 0xa0))
-            return 0;
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp < 0xe000))
+            return jl_printf("is not valid UTF-8 (byte 0x%02x at byte %zu)", c, at);
+        if (cp >= 0x80 && cp < 0xa0)
+            return jl_printf("holds the control character U+%04X at byte %zu", cp, at);
         p += n + 1;
     }
-    return 1;
+    return NULL;
 }
 
 /* Returns NULL if the descriptor is usable, else the reason (malloc'd). */
@@ -237,13 +242,21 @@ static char *check_descriptor(const joule_descriptor *d)
     if (d->struct_size >= offsetof(joule_descriptor, gather) + sizeof d->gather && d->gather &&
         d->role != JOULE_ROLE_SINK)
         return jl_printf("plugin '%s' has a gather but is not a sink", d->name);
-    if (JOULE_DESC_HAS(d, homepage)) {
-        const char *const fields[] = {d->maker, d->license, d->description, d->homepage};
+    /* the metadata (0.4), each field only when struct_size covers it */
+    {
+        const char *const fields[] = {JOULE_DESC_HAS(d, maker) ? d->maker : NULL,
+                                      JOULE_DESC_HAS(d, license) ? d->license : NULL,
+                                      JOULE_DESC_HAS(d, description) ? d->description : NULL,
+                                      JOULE_DESC_HAS(d, homepage) ? d->homepage : NULL};
         static const char *const names[] = {"maker", "license", "description", "homepage"};
-        for (int k = 0; k < 4; k++)
-            if (fields[k] && !meta_text(fields[k], k == 2))
-                return jl_printf("plugin '%s': its %s is not UTF-8 text without control characters%s", d->name,
-                                 names[k], k == 2 ? " (other than newlines and tabs)" : "");
+        for (int k = 0; k < 4; k++) {
+            char *why = fields[k] ? meta_text(fields[k], k == 2) : NULL;
+            if (why) {
+                char *r = jl_printf("plugin '%s': its %s %s", d->name, names[k], why);
+                free(why);
+                return r;
+            }
+        }
     }
     if ((d->n_params && !d->params) || (d->n_inputs && !d->inputs) || (d->n_outputs && !d->outputs))
         return jl_printf("plugin '%s' declares entries it does not provide", d->name);
