@@ -6,10 +6,14 @@ set -eu
 # the libFuzzer targets of tests/fuzz/run.sh. libcairo2-dev builds the plot
 # plugin (optional to configure, wanted here so that it is built and
 # tested), and fonts-dejavu-core gives its text a font on a bare machine.
+# vamp-plugin-sdk and ladspa-sdk give the bridges their headers (vamp.h,
+# ladspa.h); vamp-examples, ladspa-sdk, cmt and swh-plugins give them
+# plugins to run, and vamp-simple-host and applyplugin to agree with.
 pkgs="gcc g++ make autoconf automake libtool pkg-config
       libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev libxxhash-dev check
       libcairo2-dev fonts-dejavu-core
-      clang libclang-rt-dev"
+      clang libclang-rt-dev
+      vamp-plugin-sdk vamp-examples ladspa-sdk cmt swh-plugins"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -80,6 +80,7 @@ done
 for so in "$JOULE_PLUGIN_PATH"/*.so; do
   name=$(basename "$so" .so)
   case $name in
+    vamp|ladspa) continue ;; # bridges: their plugins are tested in vamp-agree.sh, ladspa-agree.sh
     spectral) opts="--via fft" ;;
     steps) opts="--signal 3@100 --seconds 20" ;;
     gait) opts="--signal 3@100 --seconds 20 --via steps --connect signal" ;;

@@ -290,6 +290,13 @@ typedef struct joule_open_args {
                                     kind 0 for an unconnected optional port  */
     joule_format *outputs;       /* one per declared output port, zeroed by
                                     the host: open MUST fill every one       */
+
+    /* Appended in 0.5 (ABI 1): present when struct_size >
+     * offsetof(joule_open_args, descriptor). The descriptor being opened:
+     * for an object whose descriptors share one open function (a bridge to
+     * another plugin format builds one descriptor per foreign plugin) and
+     * must tell which plugin is meant. */
+    const struct joule_descriptor *descriptor;
 } joule_open_args;
 
 /* ------------------------------------------------------------------------ */
@@ -464,6 +471,15 @@ typedef const joule_descriptor *(*joule_entry_fn)(uint32_t host_abi_version,
                                                   uint32_t index);
 
 #define JOULE_ENTRY_SYMBOL "joule_plugin_entry"
+
+/* Optional: an object that offers plugins of another format (a bridge,
+ * whose descriptors are made at load time from the plugins it finds)
+ * exports this symbol as well, a string saying where it looks:
+ *     JOULE_PLUGIN_EXPORT const char joule_plugin_bridge[] =
+ *         "Vamp plugins on VAMP_PATH";
+ * Its entry point may then return NULL for index 0 (nothing found) without
+ * the host taking the object for a broken one. */
+#define JOULE_BRIDGE_SYMBOL "joule_plugin_bridge"
 
 JOULE_PLUGIN_EXPORT const joule_descriptor *
 joule_plugin_entry(uint32_t host_abi_version, uint32_t index);

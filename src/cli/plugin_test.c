@@ -21,6 +21,7 @@
 #include <joule/joule.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -918,6 +919,24 @@ static void check_descriptor(tally *t, const joule_descriptor *d)
              d->n_params == 1 ? "" : "s");
 }
 
+/* What the object offering d bridges (its JOULE_BRIDGE_SYMBOL text), or
+ * NULL when it is a plugin of joule's own. Found through the object that
+ * holds d's code: a bridge's descriptors are built on the heap. */
+static const char *bridge_of(const joule_descriptor *d)
+{
+    Dl_info info;
+    void *code;
+    memcpy(&code, &d->open, sizeof code);
+    if (!dladdr(code, &info) || !info.dli_fname)
+        return NULL;
+    void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return NULL;
+    const char *b = dlsym(h, JOULE_BRIDGE_SYMBOL);
+    dlclose(h);
+    return b;
+}
+
 static void check_metadata(tally *t, const joule_descriptor *d)
 {
     if (!JOULE_DESC_HAS(d, homepage)) {
@@ -936,7 +955,14 @@ static void check_metadata(tally *t, const joule_descriptor *d)
         why = "the description is empty or not UTF-8 text";
     else if (d->homepage && strncmp(d->homepage, "https://", 8) && strncmp(d->homepage, "http://", 7))
         why = "the homepage is not an http(s):// address";
-    if (why)
+    const char *bridge = why && (!d->maker || !*d->maker || !d->license || !*d->license) ? bridge_of(d) : NULL;
+    if (bridge)
+        /* the foreign plugin's maker and terms are what they are: its
+         * format may not say them in joule's form (Vamp has a free-text
+         * copyright, LADSPA no licence field) */
+        line(t, "WARN", "metadata", "%s (a plugin of another format, from the bridge to %s: its own terms apply)",
+             why, bridge);
+    else if (why)
         line(t, "FAIL", "metadata", "%s", why);
     else
         line(t, "PASS", "metadata", "%s, %s%s%s", d->maker, d->license, d->homepage ? ", " : "",

@@ -660,6 +660,7 @@ int joule_harness_open(joule_harness *h)
     h->args.params = h->values;
     h->args.inputs = h->in_fmts;
     h->args.outputs = h->out_fmts;
+    h->args.descriptor = d;
     enter(h, "open");
     int rc = d->open(&h->args, &h->self);
     leave(h, "open");

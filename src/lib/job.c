@@ -312,6 +312,7 @@ int jl_job_open(run *r, jl_job *j)
         n->args.params = n->values;
         n->args.inputs = n->in_fmts;
         n->args.outputs = n->out_fmts;
+        n->args.descriptor = d;
         int rc = JOULE_OK;
         if (j->plan[i] != JL_PLAN_REPLAY) {
             call_enter(n, JL_CALL_OPEN);

@@ -3,14 +3,18 @@
  * The memo is text, in the cache folder's probe/ folder, one file per
  * plugin path (named by a hash of its objects' paths):
  *   joule-probe 1 ABI
- *   env NAME=VALUE               (LD_LIBRARY_PATH, LD_PRELOAD; "-" unset)
+ *   env NAME=VALUE               (LD_LIBRARY_PATH, LD_PRELOAD, VAMP_PATH,
+ *                                LADSPA_PATH; "-" unset)
  *   obj DEV INO SIZE MS MNS CS CNS PATH    (in path order)
  *   lib DEV INO SIZE MS MNS CS CNS PATH
+ *   dir DEV INO SIZE MS MNS CS CNS PATH   (a folder the bridges search;
+ *                                "-" for the identity when it is absent)
  *   line TEXT                    (the probe's lines, replayed in order) */
 #include "config.h"
 
 #include <joule/plugin.h>
 
+#include "../../plugins/bridge_paths.h"
 #include "job_cache.h"
 #include "probe_memo.h"
 #include "util.h"
@@ -25,7 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const env_names[] = {"LD_LIBRARY_PATH", "LD_PRELOAD"};
+/* LD_*: which libraries load. VAMP_PATH, LADSPA_PATH: which foreign
+ * plugins the bridges (plugins/vamp.c, ladspa.c) find, and so which
+ * plugins they offer. */
+static const char *const env_names[] = {"LD_LIBRARY_PATH", "LD_PRELOAD", "VAMP_PATH", "LADSPA_PATH"};
 
 /* mkdir -p, mode 0700 for what it creates */
 static void mkdirs(const char *dir)
@@ -89,6 +96,44 @@ static char *env_line(size_t i)
     return jl_printf("env %s=%s", env_names[i], v ? v : "-");
 }
 
+/* The "dir" lines for the folders the bridges search (bridge_paths.h):
+ * a folder's times change when a file is added to it or removed, so a
+ * Vamp or LADSPA plugin installed there is noticed. */
+static char *dir_lines(void)
+{
+    static const char *const vamp_defaults[] = JB_VAMP_DEFAULTS, *const ladspa_defaults[] = JB_LADSPA_DEFAULTS;
+    static const char *const envs[] = {JB_VAMP_ENV, JB_LADSPA_ENV};
+    const char *const *defaults[] = {vamp_defaults, ladspa_defaults};
+    const char *home = getenv("HOME");
+    char *out = jl_strdup("");
+    for (size_t k = 0; k < 2; k++) {
+        const char *v = getenv(envs[k]);
+        char *list = NULL;
+        if (v)
+            list = jl_strdup(v);
+        else {
+            list = jl_strdup("");
+            for (const char *const *d = defaults[k]; *d; d++) {
+                char *dir = (*d)[0] == '~' ? jl_printf("%s%s", home ? home : "", *d + 1) : jl_strdup(*d);
+                char *l = jl_printf("%s%s%s", list, *list ? ":" : "", dir);
+                free(dir);
+                free(list);
+                list = l;
+            }
+        }
+        char *save = NULL;
+        for (char *dir = strtok_r(list, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+            char *id = identity(dir);
+            char *l = jl_printf("%sdir %s %s\n", out, id ? id : "-", dir);
+            free(id);
+            free(out);
+            out = l;
+        }
+        free(list);
+    }
+    return out;
+}
+
 static char *header(void)
 {
     return jl_printf("joule-probe 1 %u", (unsigned)JOULE_ABI_VERSION);
@@ -137,6 +182,7 @@ char *jl_probe_memo_get(char *const *objs, size_t n)
     /* every line checked; the probe's own lines gathered */
     char *lines = jl_calloc(1, (size_t)got + 1);
     size_t out = 0, obj = 0, envs = 0;
+    char *dirs = jl_strdup("");
     int ok = 1, first = 1;
     for (char *l = text; *l && ok;) {
         char *end = strchr(l, '\n');
@@ -160,6 +206,10 @@ char *jl_probe_memo_get(char *const *objs, size_t n)
             obj++;
         } else if (!strncmp(l, "lib ", 4)) {
             ok = !same_file_line(l, "lib", NULL);
+        } else if (!strncmp(l, "dir ", 4)) {
+            char *d = jl_printf("%s%s\n", dirs, l);
+            free(dirs);
+            dirs = d;
         } else if (!strncmp(l, "line ", 5)) {
             size_t len = strlen(l + 5);
             memcpy(lines + out, l + 5, len);
@@ -171,6 +221,10 @@ char *jl_probe_memo_get(char *const *objs, size_t n)
         l = end + 1;
     }
     free(text);
+    char *want_dirs = dir_lines();
+    ok &= !strcmp(dirs, want_dirs);
+    free(want_dirs);
+    free(dirs);
     if (!ok || first || obj != n || envs != sizeof env_names / sizeof env_names[0]) {
         free(lines);
         return NULL;
@@ -218,6 +272,16 @@ void jl_probe_memo_put(char *const *objs, size_t n, const char *lines, char *con
             }
             free(id);
         }
+    {
+        char *d = dir_lines();
+        for (char *l = d; ok && *l;) {
+            char *end = strchr(l, '\n');
+            *end = '\0';
+            ADD(l);
+            l = end + 1;
+        }
+        free(d);
+    }
     for (const char *l = lines; ok && *l;) {
         const char *end = strchr(l, '\n');
         size_t ln = end ? (size_t)(end - l) : strlen(l);

@@ -411,7 +411,8 @@ static void probe_child(joule_registry *reg, size_t from, int fd)
                         put(fd, "P\t%zu\t%s\n", k, d->name);
                     free(why);
                 }
-                if (!i)
+                /* a bridge may find nothing to offer: that is not a fault */
+                if (!i && !dlsym(h, JOULE_BRIDGE_SYMBOL))
                     put_reason(fd, 'F', k, "the entry point returned no plugin");
             }
         }
