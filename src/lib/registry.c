@@ -86,6 +86,7 @@ typedef struct object {
     int state;
     char **names; /* the valid, unshadowed plugins it provides (probed) */
     size_t n_names;
+    int empty_bridge; /* a bridge that found nothing to offer (probed) */
 } object;
 
 struct joule_registry {
@@ -317,6 +318,7 @@ static joule_entry_fn entry_of(void *h)
  *     F k reason     object k is unusable
  *     P k name       object k provides a valid plugin
  *     X k reason     object k has a plugin that is not valid
+ *     N k            object k is a bridge that found nothing to offer
  *     E k            done with object k
  *     L 0 path       a library the child had loaded, once all were     */
 
@@ -412,7 +414,9 @@ static void probe_child(joule_registry *reg, size_t from, int fd)
                     free(why);
                 }
                 /* a bridge may find nothing to offer: that is not a fault */
-                if (!i && !dlsym(h, JOULE_BRIDGE_SYMBOL))
+                if (!i && dlsym(h, JOULE_BRIDGE_SYMBOL))
+                    put(fd, "N\t%zu\n", k);
+                else if (!i)
                     put_reason(fd, 'F', k, "the entry point returned no plugin");
             }
         }
@@ -441,7 +445,7 @@ static void take_line(joule_registry *reg, probe_state *ps, char *line)
     char tag = line[0];
     if (!tag || line[1] != '\t')
         return;
-    if (reg->recording && strchr("FPXE", tag)) {
+    if (reg->recording && strchr("FPXEN", tag)) {
         size_t n = strlen(line);
         reg->lines = jl_realloc(reg->lines, reg->n_lines_bytes + n + 2);
         memcpy(reg->lines + reg->n_lines_bytes, line, n);
@@ -476,9 +480,10 @@ static void take_line(joule_registry *reg, probe_state *ps, char *line)
             o->names[o->n_names++] = jl_strdup(text);
         }
         break;
+    case 'N': o->empty_bridge = 1; break;
     case 'E':
         if (o->state == OBJ_LISTED)
-            o->state = o->n_names ? OBJ_PROBED : OBJ_FAILED;
+            o->state = o->n_names || o->empty_bridge ? OBJ_PROBED : OBJ_FAILED;
         ps->current = -1;
         break;
     default: break;
