@@ -153,11 +153,21 @@ static const char *kinds_name(uint32_t k)
 static int cmd_plugins(joule_registry *reg)
 {
     size_t n = joule_registry_count(reg);
-    printf("%-12s %-8s %-7s %s\n", "NAME", "VERSION", "ROLE", "SUMMARY");
+    /* columns as wide as the widest name and version (bridged plugins have
+     * long ones: vamp_example_plugins_spectralcentroid 2.0.0+1bce9039),
+     * within reason */
+    int wn = 12, wv = 8;
+    for (size_t i = 0; i < n; i++) {
+        const joule_descriptor *d = joule_registry_get(reg, i)->desc;
+        int ln = (int)strlen(d->name), lv = (int)strlen(d->version);
+        wn = ln > wn ? (ln < 40 ? ln : 40) : wn;
+        wv = lv > wv ? (lv < 20 ? lv : 20) : wv;
+    }
+    printf("%-*s %-*s %-7s %s\n", wn, "NAME", wv, "VERSION", "ROLE", "SUMMARY");
     for (size_t i = 0; i < n; i++) {
         const joule_plugin_info *p = joule_registry_get(reg, i);
-        printf("%-12s %-8s %-7s %s\n%29s%s\n", p->desc->name, p->desc->version, role_name(p->desc->role),
-               p->desc->summary, "", p->path);
+        printf("%-*s %-*s %-7s %s\n%*s%s\n", wn, p->desc->name, wv, p->desc->version, role_name(p->desc->role),
+               p->desc->summary, wn + wv + 10, "", p->path);
     }
     size_t nf = joule_registry_failure_count(reg);
     if (nf)
