@@ -51,6 +51,24 @@ START_TEST(test_good)
 }
 END_TEST
 
+/* An entry found stays where it is while later lookups load more objects:
+ * the graph keeps the pointers of its nodes' plugins while it resolves the
+ * next node (the native and the test plugins are many more than the
+ * registry's first allocation, 16). */
+START_TEST(test_entries_stay)
+{
+    joule_registry *reg = joule_registry_new();
+    ck_assert_int_eq(joule_registry_add_dir(reg, getenv("JOULE_PLUGIN_PATH")), 0);
+    ck_assert_int_eq(joule_registry_add_dir(reg, plugins_dir()), 0);
+    const joule_plugin_info *p = joule_registry_find(reg, "sndfile");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_gt(joule_registry_count(reg), 32); /* loads every object */
+    ck_assert_str_eq(p->desc->name, "sndfile");
+    ck_assert_ptr_eq(joule_registry_find(reg, "sndfile"), p);
+    joule_registry_free(reg);
+}
+END_TEST
+
 START_TEST(test_no_entry)
 {
     joule_registry *reg = joule_registry_new();
@@ -605,6 +623,7 @@ int main(void)
     Suite *s = suite_create("registry");
     TCase *tc = tcase_create("Core");
     tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_entries_stay);
     tcase_add_test(tc, test_no_entry);
     tcase_add_test(tc, test_wrong_abi);
     tcase_add_test(tc, test_not_a_library);

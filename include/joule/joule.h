@@ -89,7 +89,8 @@ int joule_registry_add_file(joule_registry *reg, const char *path);
 /* Listing loads every object that probed clean; a lookup by name loads
  * only the one object that provides the name. Lookups change the registry
  * (a const one too, as a cache): do not use one registry from several
- * threads at once. */
+ * threads at once. The entries they return stay valid, whatever is
+ * loaded later, until joule_registry_free. */
 size_t joule_registry_count(const joule_registry *reg);
 const joule_plugin_info *joule_registry_get(const joule_registry *reg, size_t i);
 const joule_plugin_info *joule_registry_find(const joule_registry *reg,

@@ -90,7 +90,9 @@ typedef struct object {
 } object;
 
 struct joule_registry {
-    joule_plugin_info *plugins;
+    /* each allocated once: joule_registry_find's pointers stay valid while
+     * later lookups load more objects */
+    joule_plugin_info **plugins;
     size_t n, cap;
     struct failure *failures;
     size_t n_fail, cap_fail;
@@ -115,8 +117,10 @@ void joule_registry_free(joule_registry *reg)
 {
     if (!reg)
         return;
-    for (size_t i = 0; i < reg->n; i++)
-        free((char *)reg->plugins[i].path);
+    for (size_t i = 0; i < reg->n; i++) {
+        free((char *)reg->plugins[i]->path);
+        free(reg->plugins[i]);
+    }
     free(reg->plugins);
     for (size_t i = 0; i < reg->n_fail; i++) {
         free(reg->failures[i].path);
@@ -706,16 +710,17 @@ static void load_object(joule_registry *reg, object *o)
             mine = !strcmp(o->names[j], d->name);
         int have = 0;
         for (size_t j = 0; j < reg->n && !have; j++)
-            have = !strcmp(reg->plugins[j].desc->name, d->name);
+            have = !strcmp(reg->plugins[j]->desc->name, d->name);
         if (!mine || have)
             continue; /* shadowed, recorded by the probe */
         if (reg->n == reg->cap) {
             reg->cap = reg->cap ? reg->cap * 2 : 16;
             reg->plugins = jl_realloc(reg->plugins, reg->cap * sizeof *reg->plugins);
         }
-        reg->plugins[reg->n].desc = d;
-        reg->plugins[reg->n].path = jl_strdup(o->path);
-        reg->n++;
+        joule_plugin_info *p = jl_malloc(sizeof *p);
+        p->desc = d;
+        p->path = jl_strdup(o->path);
+        reg->plugins[reg->n++] = p;
     }
 }
 
@@ -836,15 +841,15 @@ size_t joule_registry_count(const joule_registry *reg)
 const joule_plugin_info *joule_registry_get(const joule_registry *reg, size_t i)
 {
     load_all(mut(reg));
-    return i < reg->n ? &reg->plugins[i] : NULL;
+    return i < reg->n ? reg->plugins[i] : NULL;
 }
 
 const joule_plugin_info *joule_registry_find(const joule_registry *reg, const char *name)
 {
     joule_registry *r = mut(reg);
     for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->plugins[i].desc->name, name))
-            return &r->plugins[i];
+        if (!strcmp(r->plugins[i]->desc->name, name))
+            return r->plugins[i];
     probe_all(r);
     for (size_t k = 0; k < r->n_objs; k++) {
         object *o = &r->objs[k];
@@ -855,8 +860,8 @@ const joule_plugin_info *joule_registry_find(const joule_registry *reg, const ch
                 size_t before = r->n;
                 load_object(r, o);
                 for (size_t i = before; i < r->n; i++)
-                    if (!strcmp(r->plugins[i].desc->name, name))
-                        return &r->plugins[i];
+                    if (!strcmp(r->plugins[i]->desc->name, name))
+                        return r->plugins[i];
                 return NULL;
             }
     }
