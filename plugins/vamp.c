@@ -60,7 +60,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLANNER_LOCK "fftw-planner" /* FFTW's planner is process-wide */
+/* FFTW's planner is process-wide and not thread-safe: joule's plugins
+ * plan under this host lock. A Vamp plugin may plan its own transforms
+ * when it is made, initialised or cleaned up, so those calls take it too
+ * (process() does not: it would serialise every plugin). */
+#define PLANNER_LOCK "fftw-planner"
 #define MAX_BLOCK (1 << 20)
 
 /* The bridge's own parameters, after the Vamp plugin's. */
@@ -738,13 +742,12 @@ static void vamp_close(void *self)
     vinst *s = self;
     if (!s)
         return;
+    s->host->lock(s->host, PLANNER_LOCK);
     if (s->h)
         s->vd->cleanup(s->h);
-    if (s->plan) {
-        s->host->lock(s->host, PLANNER_LOCK);
+    if (s->plan)
         fftw_destroy_plan(s->plan);
-        s->host->unlock(s->host, PLANNER_LOCK);
-    }
+    s->host->unlock(s->host, PLANNER_LOCK);
     fftw_free(s->fin);
     fftw_free(s->fout);
     free(s->win);
@@ -865,7 +868,9 @@ static int vamp_open(const joule_open_args *a, void **self)
     }
     s->rate = (unsigned)lround(inf->rate);
     s->freq = vd->inputDomain == vampFrequencyDomain;
+    host->lock(host, PLANNER_LOCK);
     s->h = vd->instantiate(vd, (float)inf->rate);
+    host->unlock(host, PLANNER_LOCK);
     if (!s->h) {
         host->error(host, "the Vamp plugin %s could not be made for %g Hz", vp->key, inf->rate);
         return JOULE_ERROR;
@@ -923,7 +928,10 @@ static int vamp_open(const joule_open_args *a, void **self)
     }
     s->block = block;
     s->step = step;
-    if (!vd->initialise(s->h, s->plug_ch, step, block)) {
+    host->lock(host, PLANNER_LOCK);
+    int started = vd->initialise(s->h, s->plug_ch, step, block);
+    host->unlock(host, PLANNER_LOCK);
+    if (!started) {
         host->error(host, "the Vamp plugin %s refused to start with %u channel%s, step %u and block %u samples",
                      vp->key, s->plug_ch, s->plug_ch == 1 ? "" : "s", step, block);
         return JOULE_ERROR;
