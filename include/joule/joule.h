@@ -174,6 +174,16 @@ typedef struct joule_run_options {
      * replayed or skipped (through on_error, or on stderr), prefixed
      * "explain: ". */
     int explain;
+    /* Appended in 0.6. Run one share of the inputs, for job arrays: share
+     * shard_index (0-based) of shard_count (0 or 1: all of them). N
+     * processes given the same inputs, shard 0 .. N-1, run each input
+     * exactly once between them without talking to one another, on any
+     * machines: the inputs are ordered by their paths' bytes (not as
+     * given) and cut into N consecutive ranges of about equal total size.
+     * A gathered table of a share is named with it (loudness.csv:
+     * loudness.shard-2-of-3.csv, 1-based), and the report says which share
+     * ran. */
+    unsigned shard_index, shard_count;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes

@@ -51,6 +51,8 @@ static const char usage_text[] =
     "                          $XDG_CACHE_HOME/joule, ~/.cache/joule)\n"
     "      --refresh           recompute every cached node and replace its entry\n"
     "      --explain           say per input and node why it runs, is replayed or skipped\n"
+    "      --shard I/N         run the I-th of N shares of the inputs (job arrays: the N\n"
+    "                          shares run every input once); tables get .shard-I-of-N\n"
     "      --older-than AGE    cache prune: also remove entries unused for AGE (30d, 12h)\n"
     "  -v, --verbose           show plugins' informational messages\n"
     "\n"
@@ -310,6 +312,7 @@ typedef struct options {
     int threads, stats, progress, verbose, no_isolate, no_cache, refresh, explain;
     const char *cache_dir;
     double timeout, older_than;
+    unsigned shard_index, shard_count; /* --shard I/N: I - 1, N */
 } options;
 
 static const struct option longopts[] = {
@@ -328,6 +331,7 @@ static const struct option longopts[] = {
     {"refresh", no_argument, NULL, 9},
     {"older-than", required_argument, NULL, 10},
     {"explain", no_argument, NULL, 11},
+    {"shard", required_argument, NULL, 12},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -375,6 +379,25 @@ static void apply_option(options *o, int c)
                 usage_error("--older-than needs an age (30d, 12h, 90m), not '%s'", optarg);
         }
         break;
+    case 12: {
+        /* I/N, 1-based as array task numbers are (sbatch --array=1-N) */
+        char *end;
+        errno = 0;
+        unsigned long i = strtoul(optarg, &end, 10), n = 0;
+        int ok = end != optarg && *end == '/' && optarg[0] != '-' && !errno;
+        if (ok) {
+            const char *d = end + 1;
+            n = strtoul(d, &end, 10);
+            ok = end != d && !*end && d[0] != '-' && !errno && n >= 1 && n <= 1000000;
+        }
+        if (!ok)
+            usage_error("--shard needs I/N, the I-th of N shares of the inputs (1 <= I <= N), not '%s'", optarg);
+        if (i < 1 || i > n)
+            usage_error("--shard %s: shares are numbered 1 to N (a Slurm array: --array=1-N)", optarg);
+        o->shard_index = (unsigned)(i - 1);
+        o->shard_count = (unsigned)n;
+        break;
+    }
     case 'v': o->verbose = 1; break;
     case 'h': fputs(usage_text, stdout); exit(0);
     case 'V': printf("joule %s (plugin ABI %u)\n", joule_version(), JOULE_ABI_VERSION); exit(0);
@@ -514,6 +537,8 @@ int main(int argc, char **argv)
             opt.cache_dir = o.cache_dir;
             opt.refresh = o.refresh;
             opt.explain = o.explain;
+            opt.shard_index = o.shard_index;
+            opt.shard_count = o.shard_count;
             joule_report *report = NULL;
             rc = joule_run(g, args + 1, n_args - 1, &opt, (stats || report_path) ? &report : NULL);
             if (report) {

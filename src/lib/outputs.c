@@ -442,7 +442,7 @@ static void add_dir(char ***dirs, size_t *n, const char *path)
 }
 
 int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
-                     const char *const *extra, size_t n_extra, char **msg, char ***dirs_out)
+                     const char *table_tag, const char *const *extra, size_t n_extra, char **msg, char ***dirs_out)
 {
     *msg = NULL;
     ent *v = NULL;
@@ -486,8 +486,13 @@ int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_fi
                 int table = jl_param_gathered(&g->nodes[i], k);
                 if (table && f > 0)
                     continue; /* one file for the whole run */
-                ent e = {NULL, jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir),
-                         table ? E_TABLE : E_OUTPUT, g->nodes[i].name, f, 0};
+                char *path = jl_path_expand(g->nodes[i].texts[k], files[f], g->nodes[i].name, out_dir);
+                if (table && table_tag) {
+                    char *tagged = jl_path_tag(path, table_tag);
+                    free(path);
+                    path = tagged;
+                }
+                ent e = {NULL, path, table ? E_TABLE : E_OUTPUT, g->nodes[i].name, f, 0};
                 if (resolve_output(&e, msg)) {
                     free(e.path);
                     rc = -1;

@@ -38,12 +38,14 @@ typedef struct jl_outfile {
 } jl_outfile;
 
 /* Check every output of a run of `g` over `files` (see the rules above).
- * `extra` are other files the caller will write (a report). Returns 0, or
+ * `table_tag`, when not NULL, is put in the names of gathered tables
+ * (jl_path_tag: a shard's). `extra` are other files the caller will write
+ * (a report). Returns 0, or
  * -1 with a malloc'd one-line message (naming both files and a hint) in
  * *msg. On success *dirs receives the distinct folders outputs go to,
  * existing or not (NULL-terminated, free with jl_strv_free). */
 int jl_outputs_check(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
-                     const char *const *extra, size_t n_extra, char **msg, char ***dirs);
+                     const char *table_tag, const char *const *extra, size_t n_extra, char **msg, char ***dirs);
 
 /* Create the temporary for `path` (making its folders). Returns a
  * descriptor open for writing (O_CLOEXEC) and the temporary's name in

@@ -99,3 +99,13 @@ int jl_path_per_input(const char *tpl)
     }
     return 0;
 }
+
+char *jl_path_tag(const char *path, const char *tag)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) /* no extension ("table", ".hidden"): at the end */
+        return jl_printf("%s.%s", path, tag);
+    return jl_printf("%.*s.%s%s", (int)(dot - path), path, tag, dot);
+}

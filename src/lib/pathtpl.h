@@ -18,4 +18,9 @@ char *jl_path_expand(const char *tpl, const char *input, const char *node,
  * each input gets its own file? */
 int jl_path_per_input(const char *tpl);
 
+/* `path` with `tag` before the extension of its file name
+ * ("out/loudness.csv", "shard-2-of-3": "out/loudness.shard-2-of-3.csv"),
+ * or after the name when it has none. malloc'd. */
+char *jl_path_tag(const char *path, const char *tag);
+
 #endif

@@ -90,6 +90,9 @@ int joule_report_print(const joule_report *r, void *file)
 {
     FILE *f = file;
     char b1[32], b2[32], b3[32];
+    if (r->shard_count > 1)
+        fprintf(f, "shard %u of %u: %zu of the %zu inputs given\n", r->shard_index + 1, r->shard_count, r->n_inputs,
+                r->inputs_given);
     fprintf(f, "%-16s %-10s %12s %12s %8s %10s %10s %10s %10s %5s  %s\n", "node", "plugin", "rows in", "rows out",
             "calls", "busy s", "p50 ms", "p95 ms", "max ms", "queue", "ran/replayed/skipped/current");
     for (size_t i = 0; i < r->n_nodes; i++) {
@@ -190,6 +193,9 @@ int joule_report_write_json(const joule_report *r, const char *path)
     fprintf(f, "  \"peak_rss_bytes\": %zu,\n  \"pool\": {\"budget_bytes\": %zu, \"high_water_bytes\": %zu, "
                "\"allocated_bytes\": %zu},\n",
             r->peak_rss, r->pool_budget, r->pool_high_water, r->pool_allocated);
+    if (r->shard_count > 1)
+        fprintf(f, "  \"shard\": {\"index\": %u, \"count\": %u, \"inputs_given\": %zu},\n", r->shard_index + 1,
+                r->shard_count, r->inputs_given);
     fprintf(f, "  \"files\": {\"done\": %zu, \"failed\": %zu, \"bytes_read\": %llu},\n  \"nodes\": [\n",
             r->files_done, r->files_failed, (unsigned long long)r->bytes_read);
     for (size_t i = 0; i < r->n_nodes; i++) {

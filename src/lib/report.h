@@ -65,6 +65,9 @@ struct joule_report {
     jl_cache_figures cache;
     size_t n_inputs;
     jl_input_stats *inputs;  /* in command-line order */
+    /* a shard's run (shard_count > 1): which share, of how many inputs */
+    unsigned shard_index, shard_count;
+    size_t inputs_given;
 };
 
 /* Record one call's duration. */

@@ -45,6 +45,7 @@
 
 #include "outputs.h"
 #include "sched_shared.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -407,10 +408,28 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     const char *out_dir = opt && opt->out_dir ? opt->out_dir : ".";
     char *msg = NULL;
     char **dirs = NULL;
-    if (jl_outputs_check(g, files, n_files, out_dir, OPT(opt, extra_outputs, NULL), OPT(opt, n_extra_outputs, 0),
-                         &msg, &dirs)) {
+    /* a shard: its share of the inputs, and its tag in the tables' names */
+    unsigned shard = OPT(opt, shard_index, 0u), shards = OPT(opt, shard_count, 0u);
+    if (shards > 1 && shard >= shards) {
+        msg = jl_printf("shard %u of %u does not exist (shards are 1 to %u)", shard + 1, shards, shards);
         say(opt, msg);
         free(msg);
+        return JOULE_E_USAGE;
+    }
+    const char **share = NULL;
+    char *tag = NULL;
+    size_t n_given = n_files;
+    if (shards > 1) {
+        share = jl_shard_select(files, n_files, shard, shards, &n_files);
+        files = share;
+        tag = jl_shard_tag(shard, shards);
+    }
+    if (jl_outputs_check(g, files, n_files, out_dir, tag, OPT(opt, extra_outputs, NULL),
+                         OPT(opt, n_extra_outputs, 0), &msg, &dirs)) {
+        say(opt, msg);
+        free(msg);
+        free(share);
+        free(tag);
         return JOULE_E_USAGE;
     }
     /* Temporaries of earlier runs that were killed (SIGKILL, a power cut)
@@ -432,10 +451,12 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         free(msg);
         free(e);
         jl_strv_free(dirs);
+        free(share);
+        free(tag);
         return JOULE_E_IO;
     }
     __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
-    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir);
+    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir, tag);
     /* the tables are written from the inputs the report says succeeded */
     joule_report *rep = NULL;
     int rc = OPT(opt, isolate, 0)
@@ -453,11 +474,18 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
             rep->wall = jl_now() - t_start;
     }
     jl_tables_free(tables);
+    if (rep && shards > 1) {
+        rep->shard_index = shard;
+        rep->shard_count = shards;
+        rep->inputs_given = n_given;
+    }
     if (report)
         *report = rep;
     else
         joule_report_free(rep);
     jl_strv_free(dirs);
+    free(share);
+    free(tag);
     return rc;
 }
 

@@ -16,7 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir)
+jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
+                          const char *table_tag)
 {
     jl_tables *t = NULL;
     for (size_t i = 0; i < g->n; i++) {
@@ -34,6 +35,11 @@ jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t
             tb->param = k;
             /* the path names no part of the input: any input expands it */
             tb->path = jl_path_expand(n->texts[k], n_files ? files[0] : "", n->name, out_dir);
+            if (table_tag) {
+                char *tagged = jl_path_tag(tb->path, table_tag);
+                free(tb->path);
+                tb->path = tagged;
+            }
             tb->parts = jl_calloc(n_files ? n_files : 1, sizeof *tb->parts);
             char *slash = strrchr(tb->path, '/');
             char *dir = slash ? jl_strndup(tb->path, slash == tb->path ? 1 : (size_t)(slash - tb->path))

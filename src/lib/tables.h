@@ -35,8 +35,10 @@ typedef struct jl_tables {
     size_t n, n_files;
 } jl_tables;
 
-/* The tables a run of `g` over `files` writes; NULL when none. */
-jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir);
+/* The tables a run of `g` over `files` writes; NULL when none. A
+ * `table_tag` (not NULL) goes in their names (jl_path_tag: a shard's). */
+jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
+                          const char *table_tag);
 
 /* The part for input `slot` of node `node`'s output-path parameter
  * `param`, or NULL when that parameter is not gathered. */
