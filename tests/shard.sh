@@ -5,6 +5,7 @@
 # their tables (NAME.shard-I-of-N.csv) are the whole table's; each report
 # names its shard and its inputs, and together they name every input once,
 # a broken one failed in its shard alone. The shares are balanced by size.
+# Inputs that would write one file are refused by every shard.
 # A whole run after the shards, on their cache, recomputes nothing and
 # writes the whole table as one run does. Bad values: usage errors.
 set -u
@@ -128,6 +129,20 @@ if cmp -s final/loudness.csv whole/loudness.csv && [ "$ran" = "0 " ]; then
 else
   bad "the run after the shards: table $(cmp final/loudness.csv whole/loudness.csv 2>&1), runs of in/r128/energy: $ran"
 fi
+
+# two inputs that would write one file (c/take1.wav and d/take1.wav, both
+# take1.energy.csv) are refused by every shard, not only by one that has
+# both
+mkdir d
+cp c/take1.wav d/take1.wav
+for k in 1 2 3 4 5 6 7 8 9 10; do
+  # shellcheck disable=SC2086
+  "$JOULE" run g.ini $files d/take1.wav -o clash --no-cache --shard $k/10 > clash.log 2>&1
+  rc=$?
+  [ $rc -eq 2 ] && grep -q "take1.energy.csv" clash.log && [ ! -e clash ] ||
+    bad "shard $k/10 of inputs that clash: exit $rc (2 expected): $(head -1 clash.log)"
+done
+echo "ok   inputs that would write one file: refused by every shard"
 
 # usage errors: status 2, one line, nothing run
 for s in 0/3 4/3 1/0 x/2 1/ -1/2 2/1; do

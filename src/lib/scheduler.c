@@ -420,9 +420,20 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     char *tag = NULL;
     size_t n_given = n_files;
     if (shards > 1) {
+        /* the outputs of the whole run first: two inputs that would write
+         * one file must be refused in every shard, wherever they fall */
+        tag = jl_shard_tag(shard, shards);
+        if (jl_outputs_check(g, files, n_files, out_dir, tag, OPT(opt, extra_outputs, NULL),
+                             OPT(opt, n_extra_outputs, 0), &msg, &dirs)) {
+            say(opt, msg);
+            free(msg);
+            free(tag);
+            return JOULE_E_USAGE;
+        }
+        jl_strv_free(dirs);
+        dirs = NULL;
         share = jl_shard_select(files, n_files, shard, shards, &n_files);
         files = share;
-        tag = jl_shard_tag(shard, shards);
     }
     if (jl_outputs_check(g, files, n_files, out_dir, tag, OPT(opt, extra_outputs, NULL),
                          OPT(opt, n_extra_outputs, 0), &msg, &dirs)) {
