@@ -184,6 +184,11 @@ typedef struct joule_run_options {
      * loudness.shard-2-of-3.csv, 1-based), and the report says which share
      * ran. */
     unsigned shard_index, shard_count;
+    /* Appended in 0.6. Runs whose tables another run gathers (joule-mpi's
+     * ranks): each input's part of a gathered table is kept, under a name
+     * every process computes alike in the table's folder, and no table is
+     * written; joule_gather_tables writes them once every input is done. */
+    int defer_tables;
 } joule_run_options;
 
 /* Run the graph once per input file (a job per file; jobs and the nodes
@@ -197,6 +202,21 @@ typedef struct joule_run_options {
  * statistics (free with joule_report_free). */
 int joule_run(const joule_graph *g, const char *const *files, size_t n_files,
               const joule_run_options *opt, joule_report **report);
+
+/* (0.6) What joule_run checks before it reads anything, for a run over
+ * `files` split between several processes: every output of the whole run
+ * (two inputs that would write one file, an output that is an input ...).
+ * Returns 0, or JOULE_E_USAGE with a malloc'd one-line message in *msg. */
+int joule_run_check(const joule_graph *g, const char *const *files, size_t n_files,
+                    const joule_run_options *opt, char **msg);
+
+/* (0.6) Write the gathered tables of a run over `files` whose jobs ran with
+ * defer_tables, in any processes that share the output folder: from the
+ * parts of the inputs with ok[i] != 0, which are then removed (the others'
+ * too). Returns 0, or JOULE_E_IO after saying why (opt->on_error or
+ * stderr). */
+int joule_gather_tables(const joule_graph *g, const char *const *files, size_t n_files, const int *ok,
+                        const joule_run_options *opt);
 
 /* ------------------------------------------------------------------------ */
 /* The stage cache's folder                                                  */
@@ -227,6 +247,27 @@ void joule_interrupt(void);
 
 /* Write the report as a human-readable table (stderr style) or as JSON (the
  * schema is in doc/report.md). Return 0 or JOULE_E_IO. */
+/* (0.6) Reports of runs in several processes (joule-mpi's ranks), as one.
+ * pack: the report as bytes for the same libjoule in another process
+ * (malloc'd; no file format); unpack: back (NULL when the bytes are not
+ * such a report). merge: add `from`'s figures to `into` (a new report when
+ * NULL) — counters summed, latencies merged, high-water marks the larger —
+ * and its inputs, each marked as having run at `where` (shown by the JSON
+ * report); NULL when they are reports of different graphs. Then
+ * finish_merge: the inputs in the order of `files`, the whole run's wall
+ * time, and how many processes ran. */
+void *joule_report_pack(const joule_report *r, size_t *len);
+joule_report *joule_report_unpack(const void *bytes, size_t len);
+joule_report *joule_report_merge(joule_report *into, const joule_report *from, const char *where);
+void joule_report_finish_merge(joule_report *r, const char *const *files, size_t n_files, double wall,
+                               int processes, int threads);
+
+/* (0.6) Input i of a report (in command-line order; a merged one's after
+ * finish_merge): its file, as given, in *file. Returns 1 when it
+ * succeeded, 0 when it did not (failed, interrupted, not run), -1 when
+ * there is no input i. */
+int joule_report_input(const joule_report *r, size_t i, const char **file);
+
 int joule_report_print(const joule_report *r, void *file /* FILE * */);
 int joule_report_write_json(const joule_report *r, const char *path);
 void joule_report_free(joule_report *r);

@@ -90,6 +90,8 @@ int joule_report_print(const joule_report *r, void *file)
 {
     FILE *f = file;
     char b1[32], b2[32], b3[32];
+    if (r->processes > 0)
+        fprintf(f, "%d processes, %d threads each at most\n", r->processes, r->threads);
     if (r->shard_count > 1)
         fprintf(f, "shard %u of %u: %zu of the %zu inputs given\n", r->shard_index + 1, r->shard_count, r->n_inputs,
                 r->inputs_given);
@@ -193,6 +195,8 @@ int joule_report_write_json(const joule_report *r, const char *path)
     fprintf(f, "  \"peak_rss_bytes\": %zu,\n  \"pool\": {\"budget_bytes\": %zu, \"high_water_bytes\": %zu, "
                "\"allocated_bytes\": %zu},\n",
             r->peak_rss, r->pool_budget, r->pool_high_water, r->pool_allocated);
+    if (r->processes > 0)
+        fprintf(f, "  \"processes\": %d,\n", r->processes);
     if (r->shard_count > 1)
         fprintf(f, "  \"shard\": {\"index\": %u, \"count\": %u, \"inputs_given\": %zu},\n", r->shard_index + 1,
                 r->shard_count, r->inputs_given);
@@ -243,6 +247,10 @@ int joule_report_write_json(const joule_report *r, const char *path)
             fprintf(f, ", \"error\": ");
             json_str(f, in->error);
         }
+        if (in->where) {
+            fprintf(f, ", \"where\": ");
+            json_str(f, in->where);
+        }
         fprintf(f, "}%s\n", i + 1 < r->n_inputs ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -276,6 +284,7 @@ void joule_report_free(joule_report *r)
     for (size_t i = 0; i < r->n_inputs; i++) {
         free(r->inputs[i].file);
         free(r->inputs[i].error);
+        free(r->inputs[i].where);
     }
     free(r->inputs);
     free(r);

@@ -50,6 +50,8 @@ typedef struct jl_input_stats {
     double duration;   /* s of signal its source read; < 0 unknown (no
                           source read it: every node served or current) */
     char *error;       /* a failed input's message, else NULL           */
+    char *where;       /* where it ran, in a merged report ("host rank
+                          2"), else NULL                                */
 } jl_input_stats;
 
 struct joule_report {
@@ -68,6 +70,7 @@ struct joule_report {
     /* a shard's run (shard_count > 1): which share, of how many inputs */
     unsigned shard_index, shard_count;
     size_t inputs_given;
+    int processes;          /* a merged report: how many processes ran */
 };
 
 /* Record one call's duration. */

@@ -467,13 +467,14 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
         return JOULE_E_IO;
     }
     __atomic_store_n(&interrupted, 0, __ATOMIC_RELAXED);
-    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir, tag);
+    int defer = OPT(opt, defer_tables, 0);
+    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir, tag, defer);
     /* the tables are written from the inputs the report says succeeded */
     joule_report *rep = NULL;
     int rc = OPT(opt, isolate, 0)
                  ? jl_supervise(g, files, n_files, opt, tables, &rep, (const char *const *)dirs, t_start)
                  : jl_run_jobs(g, files, NULL, n_files, opt, tables, &rep, t_start);
-    if (tables && rc != JOULE_E_INTERRUPTED && !jl_interrupted()) {
+    if (tables && !defer && rc != JOULE_E_INTERRUPTED && !jl_interrupted()) {
         int *ok = jl_calloc(n_files ? n_files : 1, sizeof *ok);
         for (size_t i = 0; rep && i < n_files && i < rep->n_inputs; i++)
             ok[i] = rep->inputs[i].state == JL_SLOT_OK;
@@ -497,6 +498,32 @@ int joule_run(const joule_graph *g, const char *const *files, size_t n_files, co
     jl_strv_free(dirs);
     free(share);
     free(tag);
+    return rc;
+}
+
+int joule_run_check(const joule_graph *g, const char *const *files, size_t n_files, const joule_run_options *opt,
+                    char **msg)
+{
+    *msg = NULL;
+    char **dirs = NULL;
+    const char *out_dir = opt && opt->out_dir ? opt->out_dir : ".";
+    if (jl_outputs_check(g, files, n_files, out_dir, NULL, OPT(opt, extra_outputs, NULL),
+                         OPT(opt, n_extra_outputs, 0), msg, &dirs))
+        return JOULE_E_USAGE;
+    jl_strv_free(dirs);
+    return 0;
+}
+
+int joule_gather_tables(const joule_graph *g, const char *const *files, size_t n_files, const int *ok,
+                        const joule_run_options *opt)
+{
+    const char *out_dir = opt && opt->out_dir ? opt->out_dir : ".";
+    jl_tables *tables = jl_tables_plan(g, files, n_files, out_dir, NULL, 1);
+    if (!tables)
+        return 0;
+    tables->keep = 0; /* the parts go once gathered, or not */
+    int rc = jl_tables_write(tables, g, files, ok, table_error, (void *)opt);
+    jl_tables_free(tables);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <xxhash.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The part of table `table` for input `input` that runs in other
+ * processes (joule_run_options.defer_tables) write and one gather reads:
+ * a name both compute alike, hidden in the table's folder. */
+static char *shared_part(const char *dir, const char *table, const char *input)
+{
+    return jl_printf("%s/.joule-part-%016llx-%016llx", dir, (unsigned long long)XXH3_64bits(table, strlen(table)),
+                     (unsigned long long)XXH3_64bits(input, strlen(input)));
+}
+
 jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
-                          const char *table_tag)
+                          const char *table_tag, int shared)
 {
     jl_tables *t = NULL;
     for (size_t i = 0; i < g->n; i++) {
@@ -28,6 +38,7 @@ jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t
             if (!t) {
                 t = jl_calloc(1, sizeof *t);
                 t->n_files = n_files;
+                t->keep = shared;
             }
             t->v = jl_realloc(t->v, (t->n + 1) * sizeof *t->v);
             jl_table *tb = &t->v[t->n++];
@@ -45,7 +56,7 @@ jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t
             char *dir = slash ? jl_strndup(tb->path, slash == tb->path ? 1 : (size_t)(slash - tb->path))
                               : jl_strdup(".");
             for (size_t f = 0; f < n_files; f++)
-                tb->parts[f] = jl_tmp_name(dir);
+                tb->parts[f] = shared ? shared_part(dir, tb->path, files[f]) : jl_tmp_name(dir);
             free(dir);
         }
     }
@@ -264,7 +275,8 @@ void jl_tables_free(jl_tables *t)
         return;
     for (size_t i = 0; i < t->n; i++) {
         for (size_t f = 0; f < t->n_files; f++) {
-            unlink(t->v[i].parts[f]); /* ENOENT for the inputs that failed */
+            if (!t->keep)
+                unlink(t->v[i].parts[f]); /* ENOENT for the inputs that failed */
             free(t->v[i].parts[f]);
         }
         free(t->v[i].parts);

@@ -33,12 +33,16 @@ typedef struct jl_table {
 typedef struct jl_tables {
     jl_table *v;
     size_t n, n_files;
+    int keep; /* jl_tables_free leaves the parts (another run gathers them) */
 } jl_tables;
 
 /* The tables a run of `g` over `files` writes; NULL when none. A
- * `table_tag` (not NULL) goes in their names (jl_path_tag: a shard's). */
+ * `table_tag` (not NULL) goes in their names (jl_path_tag: a shard's).
+ * `shared`: the parts get names every process computes alike from the
+ * table and the input, and are kept (runs whose tables another gathers:
+ * joule_run_options.defer_tables, joule_gather_tables). */
 jl_tables *jl_tables_plan(const joule_graph *g, const char *const *files, size_t n_files, const char *out_dir,
-                          const char *table_tag);
+                          const char *table_tag, int shared);
 
 /* The part for input `slot` of node `node`'s output-path parameter
  * `param`, or NULL when that parameter is not gathered. */
