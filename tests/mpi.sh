@@ -6,7 +6,8 @@
 # with the rank it ran on, and "processes": 3; no part of a table is left;
 # a second run on the same cache folder computes nothing again; one rank
 # alone works too; outputs refused before anything is read (two inputs
-# that would write one file) stop every rank with status 2.
+# that would write one file) stop every rank with status 2; a job killed
+# mid-run leaves only whole outputs, and runs again from the cache.
 #
 # Skips (77) where joule-mpi was not built (configure found no MPI) or
 # mpirun is missing; scripts/setup-debian.sh installs Open MPI, so CI runs
@@ -14,7 +15,9 @@
 set -u
 : "${JOULE:?}"
 top_builddir=${top_builddir:-..}
-jm="$(cd "$top_builddir" && pwd)/src/mpi/joule-mpi" # the test runs elsewhere
+# absolute: the test runs in a folder of its own
+jm="$(cd "$top_builddir" && pwd)/src/mpi/joule-mpi"
+mktone="$(cd "$top_builddir" && pwd)/examples/mktone"
 [ -x "$jm" ] || { echo "SKIP: joule-mpi was not built (configure found no MPI: apt-get install libopenmpi-dev)"; exit 77; }
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun is not installed (apt-get install openmpi-bin)"; exit 77; }
 # Open MPI: as root (CI) only when told twice; more ranks than cores; no
@@ -38,7 +41,7 @@ bad() { echo "FAILED: $*" >&2; fail=1; }
 
 mkdir "$tmp/c"
 for i in 1 2 3 4 5 6 7 8 9; do
-  "$top_builddir/examples/mktone" "$tmp/c/take$i.wav" "$i" 8000 >/dev/null || exit 1
+  "$mktone" "$tmp/c/take$i.wav" "$i" 8000 >/dev/null || exit 1
 done
 printf 'RIFF\004\000\000\000WAVEjunk' > "$tmp/c/broken.wav"
 cd "$tmp" || exit 1
@@ -123,6 +126,77 @@ if [ $rc -eq 2 ] && [ ! -e clash ] && [ "$(grep -c 'would be written twice' clas
   echo "ok   two inputs that would write one file: status 2, said once, nothing written"
 else
   bad "inputs that clash: exit $rc (2 expected)"; cat clash.log >&2
+fi
+
+# the job killed mid-run (every rank given SIGTERM, as an abort or a
+# scheduler's time limit does): every output in place is whole, the
+# temporaries of the jobs in flight go at the next run, and the same command again
+# on the same cache computes only the inputs that had not finished. A slow
+# node (t_pass sleeping 0.25 s per chunk) makes the run last long enough
+# to be killed in the middle: 12 inputs of 1.01 to 1.12 s (2 or 3 chunks
+# of 4096 samples; no two alike, or the cache would serve the rest from
+# the first), 0.5 s or more each, on 2 ranks.
+if [ -n "${TEST_PLUGINS:-}" ] && [ -f "$TEST_PLUGINS/good_test.so" ]; then
+  mkdir slow
+  k=1
+  while [ $k -le 12 ]; do
+    "$mktone" "slow/s$k.wav" "$(printf '1.%02d' $k)" 8000 >/dev/null || exit 1
+    k=$((k + 1))
+  done
+  cat > slow.ini <<'EOF'
+[graph]
+chunk = 4096
+[in]
+plugin = sndfile
+[p]
+plugin = t_pass
+input = in
+delay_us = 250000
+[energy]
+plugin = energy
+input = p
+[per]
+plugin = csv
+input = energy
+path = {stem}.energy.csv
+EOF
+  slow_files=$(ls slow/*.wav | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  "$JOULE" run slow.ini $slow_files -P "$TEST_PLUGINS" -o ref --no-cache --no-progress 2>/dev/null ||
+    bad "the slow graph fails in one process"
+  # shellcheck disable=SC2086
+  mpirun $mpi_flags -np 2 "$jm" run slow.ini $slow_files -P "$TEST_PLUGINS" -o cut --cache-dir cache-cut > cut.log 2>&1 &
+  job=$!
+  n=0
+  while [ "$(ls cut 2>/dev/null | grep -c 'energy.csv$')" -lt 3 ] && [ $n -lt 600 ]; do
+    sleep 0.05
+    n=$((n + 1))
+  done
+  # an abort ends every rank (mpirun itself may go first, and leave them)
+  pkill -TERM -f "joule-mpi run slow.ini" 2>/dev/null
+  wait $job
+  done_before=$(ls cut | grep -c 'energy.csv$')
+  whole=1
+  for f in cut/*.energy.csv; do
+    cmp -s "$f" "ref/$(basename "$f")" || { whole=0; bad "$f, in place after the kill, is not whole"; }
+  done
+  # shellcheck disable=SC2086
+  mpirun $mpi_flags -np 2 "$jm" run slow.ini $slow_files -P "$TEST_PLUGINS" -o cut --cache-dir cache-cut \
+    --report cut.json > cut2.log 2>&1 || { bad "the run after the kill failed:"; cat cut2.log >&2; }
+  for f in ref/*.energy.csv; do
+    cmp -s "$f" "cut/$(basename "$f")" || { whole=0; bad "$(basename "$f") differs after the second run"; }
+  done
+  [ -z "$(ls -A cut | grep -v 'energy.csv$')" ] || { whole=0; bad "left in the output folder: $(ls -A cut | grep -v 'energy.csv$')"; }
+  ran=$(grep '"name": "energy",' cut.json | sed 's/.*"ran": \([0-9]*\).*/\1/')
+  if [ "$done_before" -eq 12 ] && [ $whole -eq 1 ]; then
+    echo "skip the killed job: on this busy machine every input was done before the kill"
+  elif [ "$done_before" -ge 3 ] && [ $whole -eq 1 ] && [ "${ran:-99}" -le $((12 - done_before)) ]; then
+    echo "ok   killed after $done_before of 12 inputs: those whole; the run again computed $ran, the rest from the cache"
+  else
+    bad "killed after $done_before of 12 inputs (3 to 11 expected), then energy ran in ${ran:-?} (at most $((12 - done_before)))"
+  fi
+else
+  echo "skip the killed job: no test plugins (TEST_PLUGINS)"
 fi
 
 exit $fail
