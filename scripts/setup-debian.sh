@@ -9,13 +9,14 @@ set -eu
 # vamp-plugin-sdk and ladspa-sdk give the bridges their headers (vamp.h,
 # ladspa.h); vamp-examples, ladspa-sdk, cmt and swh-plugins give them
 # plugins to run, and vamp-simple-host and applyplugin to agree with.
-# libopenmpi-dev and openmpi-bin build joule-mpi and run its test.
+# libopenmpi-dev and openmpi-bin build joule-mpi and run its test;
+# libhiredis-dev builds the cache's Redis tier, redis-server tests it.
 pkgs="gcc g++ make autoconf automake libtool pkg-config
       libsndfile1-dev libfftw3-dev libinih-dev libebur128-dev libxxhash-dev check
       libcairo2-dev fonts-dejavu-core
       clang libclang-rt-dev
       vamp-plugin-sdk vamp-examples ladspa-sdk cmt swh-plugins
-      libopenmpi-dev openmpi-bin"
+      libopenmpi-dev openmpi-bin libhiredis-dev redis-server"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

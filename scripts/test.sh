@@ -34,7 +34,7 @@ scripts/build.sh build-tsan --enable-sanitizers=thread
 # for the Vamp SDK's own lock order; the LADSPA bridge's run whole.
 VAMP_AGREE_PARTS=threads \
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1:suppressions=$top/tests/tsan.supp \
-  make -C build-tsan -j"$jobs" check TESTS="check_scheduler check_pool check_cli check_faults check_safety check_cache check_cache_store check_tables vamp-agree.sh vamp-faults.sh ladspa-agree.sh" || { cat build-tsan/tests/test-suite.log; exit 1; }
+  make -C build-tsan -j"$jobs" check TESTS="check_scheduler check_pool check_cli check_faults check_safety check_cache check_cache_store check_tables vamp-agree.sh vamp-faults.sh ladspa-agree.sh redis.sh" || { cat build-tsan/tests/test-suite.log; exit 1; }
 
 step "libFuzzer smoke run: each fuzz target for 20 s"
 tests/fuzz/run.sh --smoke 20

@@ -36,6 +36,7 @@
 
 #include "cache_store.h"
 #include "cache_mem.h"
+#include "cache_redis.h"
 #include "outputs.h"
 #include "util.h"
 
@@ -94,9 +95,16 @@ struct jl_store {
     struct held {
         int fd;
         jl_key key;
+        int leased; /* a Redis lease taken with it */
     } *held;
     size_t n_held, cap_held;
+    jl_redis *redis; /* the tier behind the disk, or NULL (cache_redis.h) */
 };
+
+void jl_store_set_redis(jl_store *s, jl_redis *r)
+{
+    s->redis = r;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -361,8 +369,11 @@ void jl_store_close(jl_store *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_held; i++)
+    for (size_t i = 0; i < s->n_held; i++) {
+        if (s->held[i].leased && s->redis)
+            jl_redis_release(s->redis, s->held[i].key);
         close(s->held[i].fd);
+    }
     free(s->held);
     pthread_mutex_destroy(&s->mu);
     free(s->dir);
@@ -602,6 +613,8 @@ int jl_entry_commit(jl_entry_writer *w, double cost_s, char **why)
         return -1;
     }
     jl_mem_used_before(w->key); /* a first use: a second one is kept (cache_mem.h) */
+    if (w->s->redis)
+        jl_redis_store(w->s->redis, w->key, w->path); /* for every other machine */
     free(w->tmp);
     w->tmp = NULL;
     count(w->s, &w->s->counts.bytes_written, w->hdr.n + w->payload);
@@ -858,6 +871,22 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
     }
     char *path = entry_path(s, key);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT && s->redis) {
+        /* not on this disk: another machine's, promoted to this disk */
+        char *sub = jl_strndup(path, (size_t)(strrchr(path, '/') - path));
+        make_dirs(sub);
+        free(sub);
+        int rc = jl_redis_fetch(s->redis, key, path);
+        if (rc == JL_ENTRY_CORRUPT) {
+            count(s, &s->counts.corrupt, 1);
+            free(path);
+            return JL_ENTRY_CORRUPT;
+        }
+        if (rc == JL_ENTRY_HIT)
+            fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        else
+            errno = ENOENT;
+    }
     if (fd < 0) {
         int err = errno;
         struct stat st;
@@ -944,6 +973,8 @@ int jl_entry_probe(jl_store *s, jl_key key)
              : is_expired(s, &st)                        ? JL_ENTRY_EXPIRED
                                                          : JL_ENTRY_HIT;
     free(path);
+    if (rc != JL_ENTRY_HIT && s->redis && jl_redis_probe(s->redis, key) == JL_ENTRY_HIT)
+        rc = JL_ENTRY_HIT; /* opening it fetches it */
     return rc;
 }
 
@@ -1084,10 +1115,19 @@ int jl_store_lock(jl_store *s, jl_key key, int wait)
          * longer there, which the next locker would not see. Try again. */
         struct stat a, b;
         if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            /* and across machines: Redis's lease (another's: busy; Redis
+             * away: this machine's lock alone) */
+            int leased = s->redis ? jl_redis_lease(s->redis, key) : -1;
+            if (leased == 0) {
+                unlink(path);
+                close(fd);
+                free(path);
+                return -2;
+            }
             pthread_mutex_lock(&s->mu);
             if (s->n_held == s->cap_held)
                 s->held = jl_realloc(s->held, (s->cap_held = s->cap_held ? 2 * s->cap_held : 8) * sizeof *s->held);
-            s->held[s->n_held++] = (struct held){fd, key};
+            s->held[s->n_held++] = (struct held){fd, key, leased == 1};
             pthread_mutex_unlock(&s->mu);
             free(path);
             return fd;
@@ -1102,12 +1142,13 @@ void jl_store_unlock(jl_store *s, int token)
 {
     if (token < 0)
         return;
-    int found = 0;
+    int found = 0, leased = 0;
     jl_key key = {0, 0};
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n_held; i++)
         if (s->held[i].fd == token) {
             key = s->held[i].key;
+            leased = s->held[i].leased;
             s->held[i] = s->held[--s->n_held];
             found = 1;
             break;
@@ -1115,6 +1156,8 @@ void jl_store_unlock(jl_store *s, int token)
     pthread_mutex_unlock(&s->mu);
     if (!found)
         return;
+    if (leased && s->redis)
+        jl_redis_release(s->redis, key);
     /* removed while still held: whoever opens the path next makes a new
      * file; whoever waits on this one sees it gone and tries again */
     char *path = lock_path(s, key);

@@ -44,6 +44,11 @@ typedef struct jl_store_counts {
  * reason in *why ("cannot create /x/joule: Permission denied"). */
 jl_store *jl_store_open(const char *dir, double ttl, uint64_t max_bytes, char **why);
 void jl_store_close(jl_store *s);
+/* Put the Redis tier `r` behind the disk (cache_redis.h; the caller keeps
+ * it and frees it after the store): disk misses are asked there, commits
+ * stored there too, locks also taken as its leases. */
+struct jl_redis;
+void jl_store_set_redis(jl_store *s, struct jl_redis *r);
 const char *jl_store_dir(const jl_store *s);
 void jl_store_counts_get(const jl_store *s, jl_store_counts *c);
 

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include "graph.h"
+#include "cache_redis.h"
 #include "param.h"
 #include "pathtpl.h"
 #include "registry.h"
@@ -485,7 +486,7 @@ static void check_settings(loader *L, joule_graph *g)
 {
     section *s = find_section(L, "graph");
     static const char *const gkeys[] = {"chunk", "threads", "memory", "timeout"};
-    static const char *const ckeys[] = {"ttl", "memory", "dir", "enabled", "disk"};
+    static const char *const ckeys[] = {"ttl", "memory", "dir", "enabled", "disk", "redis"};
     static const joule_param chunk = {"chunk", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX, "4096",
                                       1, 1 << 24, NULL, "rows", ""};
     static const joule_param threads = {"threads", JOULE_PARAM_INT, JOULE_PARAM_HAS_MIN | JOULE_PARAM_HAS_MAX,
@@ -562,10 +563,19 @@ static void check_settings(loader *L, joule_graph *g)
             } else if (!strcmp(k->key, "enabled")) {
                 if (!setting(L, "cache", k, &enabled, &v))
                     g->cache.enabled = v.b;
+            } else if (!strcmp(k->key, "redis")) {
+                free(g->cache.redis);
+                g->cache.redis = NULL;
+                if (*k->value && jl_redis_url_check(k->value, &why)) {
+                    gerr(L, "%s: [cache] %s", k->where, why);
+                    free(why);
+                } else if (*k->value) {
+                    g->cache.redis = jl_strdup(k->value);
+                }
             } else {
-                const char *sug = jl_suggest(k->key, ckeys, 5);
+                const char *sug = jl_suggest(k->key, ckeys, 6);
                 gerr(L, "%s: [cache] has no setting '%s'%s%s%s", k->where, k->key,
-                     sug ? "; did you mean '" : " (known: enabled, ttl, memory, disk, dir)", sug ? sug : "",
+                     sug ? "; did you mean '" : " (known: enabled, ttl, memory, disk, dir, redis)", sug ? sug : "",
                      sug ? "'?" : "");
             }
         }
@@ -1099,6 +1109,7 @@ void joule_graph_free(joule_graph *g)
     free(g->order);
     free(g->path);
     free(g->cache.dir);
+    free(g->cache.redis);
     free(g);
 }
 

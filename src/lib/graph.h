@@ -37,6 +37,8 @@ typedef struct jl_cache_settings {
     uint64_t disk;      /* the folder's size bound, bytes; 0 = none      */
     char *dir;          /* NULL: $JOULE_CACHE_DIR, $XDG_CACHE_HOME/joule,
                            ~/.cache/joule                               */
+    char *redis;        /* redis://HOST:PORT/DB of a tier behind the disk
+                           (cache_redis.h), or NULL                      */
 } jl_cache_settings;
 
 struct joule_graph {

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include "job_cache.h"
+#include "cache_redis.h"
 #include "cache_key.h"
 #include "cache_mem.h"
 #include "cache_outputs.h"
@@ -59,7 +60,14 @@ struct jl_cache_run {
     pthread_mutex_t mu;  /* the figures below */
     jl_cache_figures fig;
     jl_node_stats lookups; /* latency histogram of lookups */
+    jl_redis *redis;       /* the tier behind the disk ([cache] redis), or NULL */
 };
+
+/* The Redis tier's one warning (it is given up after its first error). */
+static void redis_say(const char *msg)
+{
+    fprintf(stderr, "joule: %s\n", msg);
+}
 
 typedef struct replay {
     jl_entry_reader *r;
@@ -199,6 +207,10 @@ jl_cache_run *jl_cache_run_new(const joule_graph *g, const joule_run_options *op
     c->out_dir = jl_strdup(opt && opt->out_dir ? opt->out_dir : ".");
     pthread_mutex_init(&c->mu, NULL);
     c->fig.enabled = 1;
+    if (g->cache.redis) {
+        c->redis = jl_redis_new(g->cache.redis, g->cache.ttl, redis_say);
+        jl_store_set_redis(s, c->redis);
+    }
     return c;
 }
 
@@ -246,6 +258,7 @@ void jl_cache_run_free(jl_cache_run *c, jl_cache_figures *fig)
         fig->lookup_p99 = jl_stats_quantile(&c->lookups, 0.99);
     }
     jl_store_close(c->store);
+    jl_redis_free(c->redis);
     pthread_mutex_destroy(&c->mu);
     free(c->sigs);
     free(c->cacheable);
