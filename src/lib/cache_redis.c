@@ -324,6 +324,35 @@ int jl_redis_probe(jl_redis *r, jl_key key)
     return rc;
 }
 
+void jl_redis_probe_many(jl_redis *r, const jl_key *keys, size_t n, int *states)
+{
+    redisContext *c = take(r);
+    if (!c)
+        return;
+    char meta[80];
+    size_t asked = 0;
+    for (size_t i = 0; i < n; i++)
+        if (states[i] != JL_ENTRY_HIT) {
+            key_name(meta, sizeof meta, keys[i], "m");
+            redisAppendCommand(c, "EXISTS %s", meta);
+            asked++;
+        }
+    for (size_t i = 0; i < n && asked; i++) {
+        if (states[i] == JL_ENTRY_HIT)
+            continue;
+        redisReply *rep = NULL;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK || reply_error(r, c, rep)) {
+            freeReplyObject(rep);
+            break; /* the connection is given up: what is left stays a miss */
+        }
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+            states[i] = JL_ENTRY_HIT;
+        freeReplyObject(rep);
+        asked--;
+    }
+    give(r, c);
+}
+
 void jl_redis_store(jl_redis *r, jl_key key, const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -46,6 +46,9 @@ void jl_redis_free(jl_redis *r);
 int jl_redis_fetch(jl_redis *r, jl_key key, const char *path);
 /* Is the entry of `key` in Redis? JL_ENTRY_HIT or JL_ENTRY_MISS. */
 int jl_redis_probe(jl_redis *r, jl_key key);
+/* For each keys[i] whose states[i] is not JL_ENTRY_HIT, set it to
+ * JL_ENTRY_HIT when Redis has it: every key asked in one round trip. */
+void jl_redis_probe_many(jl_redis *r, const jl_key *keys, size_t n, int *states);
 /* Store the entry file `path` under `key`. Failures are said once. */
 void jl_redis_store(jl_redis *r, jl_key key, const char *path);
 

@@ -965,6 +965,22 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **out)
     return JL_ENTRY_HIT;
 }
 
+void jl_entry_probe_many(jl_store *s, const jl_key *keys, size_t n, int *states)
+{
+    size_t misses = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *path = entry_path(s, keys[i]);
+        struct stat st;
+        states[i] = lstat(path, &st) || !S_ISREG(st.st_mode) ? JL_ENTRY_MISS
+                    : is_expired(s, &st)                        ? JL_ENTRY_EXPIRED
+                                                                : JL_ENTRY_HIT;
+        misses += states[i] != JL_ENTRY_HIT;
+        free(path);
+    }
+    if (misses && s->redis)
+        jl_redis_probe_many(s->redis, keys, n, states);
+}
+
 int jl_entry_probe(jl_store *s, jl_key key)
 {
     char *path = entry_path(s, key);

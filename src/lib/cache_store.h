@@ -101,6 +101,9 @@ int jl_entry_open(jl_store *s, jl_key key, jl_entry_reader **r);
  * the entries that will really be replayed are opened. JL_ENTRY_HIT or
  * JL_ENTRY_MISS. */
 int jl_entry_probe(jl_store *s, jl_key key);
+/* The same for n keys at once (states[i] for keys[i]): those the disk
+ * lacks are asked of the Redis tier in one round trip. */
+void jl_entry_probe_many(jl_store *s, const jl_key *keys, size_t n, int *states);
 
 uint32_t jl_entry_ports(const jl_entry_reader *r);
 /* The stream format of a port as recorded (names, units owned by r; its

@@ -383,17 +383,34 @@ jl_job_cache *jl_job_cache_plan(jl_cache_run *c, const char *input, uint64_t inp
         if (!c->cacheable[i])
             continue;
         jc->keys[i] = jl_cache_key(digest, c->sigs[i]);
-        if (!c->refresh) {
-            double t0 = jl_now();
-            int st = jl_entry_probe(c->store, jc->keys[i]);
-            jc->state[i] = st;
-            hit[i] = st == JL_ENTRY_HIT;
-            lookup_time(c, t0);
-        }
         if (g->nodes[i].cache == JL_CACHE_AUTO) {
             uint64_t lim = input_bytes / AUTO_SHARE;
             jc->limit[i] = lim > AUTO_FLOOR ? lim : AUTO_FLOOR;
         }
+    }
+    /* every node's entry probed at once: one round trip to Redis for
+     * those the disk does not have */
+    if (!c->refresh) {
+        jl_key *ks = jl_calloc(g->n ? g->n : 1, sizeof *ks);
+        size_t *at = jl_calloc(g->n ? g->n : 1, sizeof *at);
+        int *st = jl_calloc(g->n ? g->n : 1, sizeof *st);
+        size_t nk = 0;
+        for (size_t i = 0; i < g->n; i++)
+            if (c->cacheable[i]) {
+                at[nk] = i;
+                ks[nk++] = jc->keys[i];
+            }
+        double t0 = jl_now();
+        jl_entry_probe_many(c->store, ks, nk, st);
+        double each = nk ? (jl_now() - t0) / (double)nk : 0;
+        for (size_t k = 0; k < nk; k++) {
+            jc->state[at[k]] = st[k];
+            hit[at[k]] = st[k] == JL_ENTRY_HIT;
+            lookup_time(c, jl_now() - each); /* the batch's time, shared */
+        }
+        free(ks);
+        free(at);
+        free(st);
     }
     /* Single flight first, on the plan the probes give, before any entry
      * is opened: a job that must wait has then read nothing. Every entry
