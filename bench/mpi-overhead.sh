@@ -9,7 +9,9 @@
 # 44.1 kHz stereo); the graph bench/graphs/cache-spectral.ini (a 2048/512
 # spectrum, spectral features, CSV), without the stage cache. The overhead
 # is the ranks' median over the process's: starting MPI, loading the graph
-# on each rank, asking rank 0 for each input, and merging the reports.
+# on each rank, asking rank 0 for each input, and merging the reports. The
+# third line is the floor of any MPI program: mpirun starting two ranks
+# that only initialise and finalise MPI.
 #
 #   bench/mpi-overhead.sh
 #
@@ -49,9 +51,22 @@ done
 graph=$here/graphs/cache-spectral.ini
 files=$(ls "$out"/corpus/take*.wav | tr '\n' ' ')
 
+# the floor of any MPI program here: mpirun starting 2 ranks that only
+# initialise MPI and finalise it
+cat >"$out/mpi_init.c" <<'EOF'
+#include <mpi.h>
+int main(int argc, char **argv)
+{
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    return MPI_Finalize();
+}
+EOF
+mpicc -O2 "$out/mpi_init.c" -o "$out/mpi_init"
 hyperfine --runs "$runs" --warmup 1 --export-json "$out/timing.json" \
     -n "joule -j 2" "'$joule' run '$graph' $files -o '$out/t1' --no-progress --no-cache -j 2" \
     -n "mpirun -np 2 joule-mpi -j 1" "mpirun $mpi_flags -np 2 '$jm' run '$graph' $files -o '$out/t2' --no-cache -j 1" \
+    -n "mpirun -np 2 (MPI_Init, MPI_Finalize only)" "mpirun $mpi_flags -np 2 '$out/mpi_init'" \
     >/dev/null
 for f in "$out"/t1/*.csv; do
     cmp -s "$f" "$out/t2/$(basename "$f")" || { echo "$(basename "$f"): the ranks' output differs from the process's" >&2; exit 1; }
